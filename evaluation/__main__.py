@@ -1,0 +1,90 @@
+"""Offline command line, mirroring the DataPerf evaluation scripts.
+
+    python -m evaluation list
+    python -m evaluation score speech-selection --data DIR --submission FILE --train-size 25 --json
+    python -m evaluation validate vision-selection --data DIR --submission PATH
+
+Type-specific options are generated from each type's ``default_config`` (``train_size`` becomes
+``--train-size``). Bad input prints one line naming the problem and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import registry
+from .base import EvaluationError
+
+
+def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None:
+    for key, default in defaults.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, dest=key, type=lambda v: v.lower() in ("1", "true", "yes"), default=None)
+        elif isinstance(default, (int, float, str)):
+            parser.add_argument(flag, dest=key, type=type(default), default=None)
+        elif isinstance(default, list):
+            parser.add_argument(flag, dest=key, type=lambda v: [s for s in v.split(",") if s], default=None,
+                                help="comma-separated list")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list benchmark types")
+    for command in ("score", "validate"):
+        sub = commands.add_parser(command, help=f"{command} a submission")
+        types = sub.add_subparsers(dest="type", required=True, metavar="TYPE")
+        for benchmark in registry.all_types():
+            typed = types.add_parser(benchmark.slug, help=benchmark.title)
+            typed.add_argument("--data", required=True, type=Path, help="benchmark data directory")
+            typed.add_argument("--submission", required=True, type=Path, help="submission file or directory")
+            typed.add_argument("--json", action="store_true", help="print the result as JSON")
+            _add_config_options(typed, benchmark.default_config)
+    return parser
+
+
+def _progress_printer(enabled: bool):
+    def progress(fraction: float, message: str) -> None:
+        if enabled:
+            print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+    return progress
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    if args.command == "list":
+        for benchmark in registry.all_types():
+            print(f"{benchmark.slug:28s} {benchmark.kind:22s} {benchmark.title}")
+        return 0
+    benchmark = registry.get(args.type)
+    overrides = {k: getattr(args, k) for k in benchmark.default_config if getattr(args, k, None) is not None}
+    try:
+        config = benchmark.config(overrides)
+        if not args.data.is_dir():
+            raise EvaluationError(f"--data: {args.data} is not a directory")
+        if not args.submission.exists():
+            raise EvaluationError(f"--submission: {args.submission} does not exist")
+        problem = benchmark.load_problem(args.data, config)
+        solution = benchmark.load_submission(problem, args.submission, config)
+        if args.command == "validate":
+            print(json.dumps({"valid": True}) if args.json else "submission is valid")
+            return 0
+        result = benchmark.evaluate(problem, solution, config, _progress_printer(not args.json))
+    except EvaluationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    payload = result.as_dict(benchmark.primary_metric)
+    if args.json:
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        print(f"Score: {payload['score']}")
+        for key, value in sorted(payload["scores"].items()):
+            print(f"  {key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
