@@ -1,0 +1,86 @@
+"""Organizers run challenges from here. Each organizer sees only the challenges they organize."""
+from django.contrib import admin, messages
+
+from backend.submissions.models import Submission
+
+from . import services
+from .models import Benchmark, Challenge, DatasetArtifact, Phase
+
+
+class OrganizerScopedAdmin(admin.ModelAdmin):
+    challenge_path = "challenge"
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.challenge_path}__organizers": request.user}) if self.challenge_path else qs.filter(organizers=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "challenge" and not request.user.is_superuser:
+            kwargs["queryset"] = Challenge.objects.filter(organizers=request.user)
+        if db_field.name == "benchmark" and not request.user.is_superuser:
+            kwargs["queryset"] = Benchmark.objects.filter(challenge__organizers=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PhaseInline(admin.StackedInline):
+    model = Phase
+    extra = 0
+    exclude = ("leaderboard_version",)
+
+
+class BenchmarkInline(admin.TabularInline):
+    model = Benchmark
+    extra = 0
+    fields = ("slug", "title", "task", "type_slug", "order", "weight")
+    show_change_link = True
+
+
+@admin.register(Challenge)
+class ChallengeAdmin(OrganizerScopedAdmin):
+    challenge_path = None
+    list_display = ("title", "slug", "status", "created_at")
+    list_filter = ("status",)
+    prepopulated_fields = {"slug": ("title",)}
+    filter_horizontal = ("organizers",)
+    inlines = [PhaseInline, BenchmarkInline]
+    actions = ["publish"]
+
+    @admin.action(description="Publish selected challenges")
+    def publish(self, request, queryset):
+        for challenge in queryset:
+            services.publish_challenge(challenge)
+        self.message_user(request, f"Published {queryset.count()} challenge(s).", messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            obj.organizers.add(request.user)
+
+
+class DatasetArtifactInline(admin.TabularInline):
+    model = DatasetArtifact
+    extra = 0
+    readonly_fields = ("sha256", "size_bytes", "created_at")
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(OrganizerScopedAdmin):
+    list_display = ("__str__", "title", "type_slug", "task", "submission_count")
+    list_filter = ("type_slug", "challenge")
+    inlines = [DatasetArtifactInline]
+
+    @admin.display(description="submissions")
+    def submission_count(self, obj):
+        return obj.submissions.count()
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for instance in instances:
+            if isinstance(instance, DatasetArtifact):
+                services.fill_artifact_checksum(instance)
+            instance.save()
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        formset.save_m2m()

@@ -1,0 +1,117 @@
+"""Writes of challenges and their data, and unpacking benchmark data for workers."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+import evaluation
+from backend.core.files import safe_extract_zip, sha256_of
+
+from .models import Benchmark, Challenge, DatasetArtifact
+
+
+def _zip_files(root: Path, relative_paths: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(relative_paths):
+            info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))  # fixed time: same data, same hash
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, (root / rel).read_bytes())
+    return buffer.getvalue()
+
+
+def split_data_directory(benchmark_type: evaluation.BenchmarkType, data_dir: Path) -> tuple[list[str], list[str]]:
+    """Return (public, hidden) relative file paths, using the type's hidden patterns."""
+    files = sorted(str(p.relative_to(data_dir)).replace(os.sep, "/") for p in data_dir.rglob("*") if p.is_file())
+    hidden = [f for f in files if benchmark_type.is_hidden(f)]
+    public = [f for f in files if f not in set(hidden)]
+    return public, hidden
+
+
+@transaction.atomic
+def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetArtifact]:
+    """Replace a benchmark's data with the files of ``data_dir`` (official layout), split into a
+    public and a hidden archive. The data is validated by loading it first."""
+    benchmark_type = benchmark.benchmark_type
+    benchmark_type.load_problem(Path(data_dir), benchmark.effective_config)  # raises DataError on bad layout
+    public, hidden = split_data_directory(benchmark_type, Path(data_dir))
+    benchmark.artifacts.all().delete()
+    created = []
+    for visibility, files in ((DatasetArtifact.Visibility.PUBLIC, public), (DatasetArtifact.Visibility.HIDDEN, hidden)):
+        if not files:
+            continue
+        content = _zip_files(Path(data_dir), files)
+        created.append(create_artifact(benchmark, visibility, f"{benchmark.slug}-{visibility}.zip", content))
+    return created
+
+
+def create_artifact(benchmark: Benchmark, visibility: str, name: str, content: bytes) -> DatasetArtifact:
+    artifact = DatasetArtifact(benchmark=benchmark, visibility=visibility)
+    file = ContentFile(content, name=name)
+    artifact.sha256 = sha256_of(file)
+    artifact.size_bytes = len(content)
+    artifact.file.save(name, file, save=False)
+    artifact.save()
+    return artifact
+
+
+def fill_artifact_checksum(artifact: DatasetArtifact) -> None:
+    """For artifacts uploaded through the admin: compute hash and size from the stored file."""
+    with artifact.file.open("rb") as fh:
+        artifact.sha256 = sha256_of(fh)
+    artifact.size_bytes = artifact.file.size
+
+
+def data_version(benchmark: Benchmark) -> str:
+    digest = hashlib.sha256()
+    for sha in sorted(benchmark.artifacts.values_list("sha256", flat=True)):
+        digest.update(sha.encode())
+    return digest.hexdigest()[:32]
+
+
+def materialize_benchmark_data(benchmark: Benchmark) -> Path:
+    """Unpack the benchmark's public and hidden archives into a local directory named by their
+    content hash (a worker-local cache). Safe under concurrent workers: unpack to a temp dir, then rename."""
+    cache_root = Path(settings.EVALUATION_DATA_CACHE)
+    target = cache_root / data_version(benchmark)
+    if target.is_dir():
+        return target
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".staging-"))
+    try:
+        for artifact in benchmark.artifacts.all():
+            with artifact.file.open("rb") as fh, zipfile.ZipFile(fh) as zf:
+                safe_extract_zip(zf, staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # someone else won the race only if the target now exists
+                raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def extract_public_data(benchmark: Benchmark, dest: Path) -> Path:
+    """Unpack only the public archives (what a participant downloads) into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for artifact in benchmark.artifacts.filter(visibility=DatasetArtifact.Visibility.PUBLIC):
+        with artifact.file.open("rb") as fh, zipfile.ZipFile(fh) as zf:
+            safe_extract_zip(zf, dest)
+    return dest
+
+
+@transaction.atomic
+def publish_challenge(challenge: Challenge) -> None:
+    challenge.status = Challenge.Status.PUBLISHED
+    challenge.save(update_fields=["status"])

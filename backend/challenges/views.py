@@ -1,0 +1,50 @@
+"""Server-rendered challenge pages."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+from backend.leaderboards import selectors as leaderboard_selectors
+
+from . import selectors
+from .api import public_data_response
+
+
+def home(request):
+    challenges = selectors.visible_challenges(request.user).prefetch_related("benchmarks", "phases")
+    return render(request, "challenges/home.html", {"challenges": challenges})
+
+
+def challenge_detail(request, slug: str):
+    challenge = selectors.get_visible_challenge(request.user, slug)
+    phase = selectors.current_phase(challenge)
+    benchmarks = list(challenge.benchmarks.all())
+    return render(request, "challenges/detail.html", {
+        "challenge": challenge,
+        "phase": phase,
+        "phases": challenge.phases.all(),
+        "benchmarks": benchmarks,
+        "is_organizer": selectors.organizes(request.user, challenge),
+        "can_view_leaderboard": phase is not None and leaderboard_selectors.can_view_leaderboard(request.user, phase),
+    })
+
+
+def benchmark_detail(request, slug: str, benchmark: str):
+    benchmark = selectors.get_visible_benchmark(request.user, slug, benchmark)
+    challenge = benchmark.challenge
+    phase = selectors.current_phase(challenge)
+    benchmark_type = benchmark.benchmark_type
+    return render(request, "challenges/benchmark.html", {
+        "challenge": challenge,
+        "benchmark": benchmark,
+        "benchmark_type": benchmark_type,
+        "config": benchmark.effective_config,
+        "phase": phase,
+        "columns": leaderboard_selectors.columns_for(benchmark),
+        "can_view_leaderboard": phase is not None and leaderboard_selectors.can_view_leaderboard(request.user, phase),
+        "has_public_data": selectors.public_artifacts(benchmark).exists(),
+        "accept": ",".join(benchmark_type.submission_suffixes),
+    })
+
+
+@login_required
+def public_data(request, slug: str, benchmark: str):
+    return public_data_response(selectors.get_visible_benchmark(request.user, slug, benchmark))

@@ -1,0 +1,32 @@
+"""Settings for the test suite.
+
+All state lives in one temporary directory shared through DATAPERF_VAR_DIR with the Celery worker
+processes that end-to-end tests start, so test process and worker see the same database, media and
+(embedded) broker. DATABASE_URL / CELERY_BROKER_URL select real PostgreSQL and Redis in CI.
+"""
+import os
+import tempfile
+
+os.environ.setdefault("DATAPERF_VAR_DIR", tempfile.mkdtemp(prefix="dataperf-test-"))
+
+from .settings import *  # noqa: E402,F401,F403
+from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EVALUATION_MEMORY_LIMIT_MB = 0  # the tests' own worker processes must not be capped by the dev default
+
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so a worker process can open the same test database.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    _test_name = _db["TEST"]["NAME"]
+else:
+    _test_name = "test_" + _db["NAME"]
+if os.environ.get("DATAPERF_TEST_WORKER") == "1":
+    # A worker started by the tests talks to the test database the test process created.
+    _db["NAME"] = _test_name
+
+# Serve static files straight from the source folders (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,47 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from backend.accounts import api as accounts_api
+from backend.accounts import views as accounts_views
+from backend.challenges import api as challenges_api
+from backend.challenges import views as challenges_views
+from backend.leaderboards import api as leaderboards_api
+from backend.submissions import api as submissions_api
+from backend.submissions import views as submissions_views
+
+admin.site.site_header = "DataPerf platform administration"
+
+urlpatterns = [
+    # Pages
+    path("", challenges_views.home, name="home"),
+    path("challenges/<slug:slug>/", challenges_views.challenge_detail, name="challenge-detail"),
+    path("challenges/<slug:slug>/<slug:benchmark>/", challenges_views.benchmark_detail, name="benchmark-detail"),
+    path("challenges/<slug:slug>/<slug:benchmark>/data.zip", challenges_views.public_data, name="public-data"),
+    path("challenges/<slug:slug>/<slug:benchmark>/submit/", submissions_views.upload, name="submission-upload"),
+    path("submissions/", submissions_views.my_submissions, name="my-submissions"),
+    path("submissions/<int:pk>/", submissions_views.submission_detail, name="submission-detail"),
+    path("accounts/signup/", accounts_views.signup, name="signup"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/token/", accounts_views.api_token, name="api-token"),
+    path("admin/", admin.site.urls),
+    # API
+    path("api/auth/token/", obtain_auth_token, name="api-auth-token"),
+    path("api/me/", accounts_api.MeApi.as_view(), name="api-me"),
+    path("api/challenges/", challenges_api.ChallengeListApi.as_view(), name="api-challenges"),
+    path("api/challenges/<slug:slug>/", challenges_api.ChallengeDetailApi.as_view(), name="api-challenge"),
+    path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/data/", challenges_api.PublicDataApi.as_view(),
+         name="api-public-data"),
+    path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/leaderboard/", leaderboards_api.LeaderboardApi.as_view(),
+         name="api-leaderboard"),
+    path("api/submissions/", submissions_api.SubmissionListCreateApi.as_view(), name="api-submissions"),
+    path("api/submissions/<int:pk>/", submissions_api.SubmissionDetailApi.as_view(), name="api-submission"),
+    path("api/submissions/<int:pk>/file/", submissions_api.SubmissionFileApi.as_view(), name="api-submission-file"),
+    path("api/submissions/<int:pk>/cancel/", submissions_api.SubmissionCancelApi.as_view(), name="api-submission-cancel"),
+    path("api/submissions/<int:pk>/rerun/", submissions_api.SubmissionRerunApi.as_view(), name="api-submission-rerun"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,24 @@
+"""One error format for the whole API: ``{"detail": str, "errors": {field: [reasons]}}``."""
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from evaluation import SubmissionError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, SubmissionError):
+        return Response({"detail": str(exc), "errors": {"file": [str(exc)]}}, status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(data, dict) and "detail" in data:
+        response.data = {"detail": str(data["detail"]), "errors": {}}
+    elif isinstance(data, dict):
+        errors = {field: [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])] for field, msgs in data.items()}
+        first_field, first_msgs = next(iter(errors.items()))
+        response.data = {"detail": f"{first_field}: {first_msgs[0]}", "errors": errors}
+    elif isinstance(data, list):
+        response.data = {"detail": "; ".join(str(m) for m in data), "errors": {}}
+    return response

@@ -1,0 +1,1 @@
+# Leaderboards are derived from submissions and scores; this app owns no tables.

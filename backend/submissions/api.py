@@ -1,0 +1,150 @@
+"""REST API for submissions: upload, list, detail, file download, organizer actions."""
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.models import Team
+from backend.challenges import selectors as challenge_selectors
+from backend.core.permissions import IsOrganizer
+
+from . import selectors, services
+from .models import Submission
+
+
+class SubmissionOutput(serializers.ModelSerializer):
+    challenge = serializers.CharField(source="benchmark.challenge.slug")
+    benchmark = serializers.CharField(source="benchmark.slug")
+    phase = serializers.CharField(source="phase.name")
+    entrant = serializers.CharField(source="entrant_name")
+    scores = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = [
+            "id", "challenge", "benchmark", "phase", "entrant", "division", "description", "original_name",
+            "size_bytes", "sha256", "status", "progress", "progress_message", "failure_reason", "scores", "details",
+            "attempts", "is_baseline", "created_at", "started_at", "finished_at",
+        ]
+
+    def get_scores(self, obj) -> dict:
+        return selectors.scores_of(obj)
+
+
+class SubmissionOrganizerOutput(SubmissionOutput):
+    """Adds the internal log, for the challenge's organizers only."""
+
+    user = serializers.CharField(source="user.username")
+
+    class Meta(SubmissionOutput.Meta):
+        fields = SubmissionOutput.Meta.fields + ["user", "log"]
+
+
+def serialize(submission: Submission, user) -> dict:
+    if challenge_selectors.organizes(user, submission.benchmark.challenge):
+        return SubmissionOrganizerOutput(submission).data
+    return SubmissionOutput(submission).data
+
+
+class SubmissionInput(serializers.Serializer):
+    challenge = serializers.SlugField()
+    benchmark = serializers.SlugField()
+    file = serializers.FileField(allow_empty_file=True)
+    division = serializers.ChoiceField(choices=Submission.Division.choices, default=Submission.Division.OPEN)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    team = serializers.CharField(required=False, allow_blank=True, default="")
+    phase = serializers.IntegerField(required=False)
+
+
+class SubmissionListCreateApi(APIView):
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(responses=SubmissionOutput(many=True))
+    def get(self, request):
+        qs = selectors.visible_submissions(request.user)
+        if challenge := request.query_params.get("challenge"):
+            qs = qs.filter(benchmark__challenge__slug=challenge)
+        if benchmark := request.query_params.get("benchmark"):
+            qs = qs.filter(benchmark__slug=benchmark)
+        if request.query_params.get("mine"):
+            qs = qs.filter(user=request.user)
+        return Response([serialize(s, request.user) for s in qs[:200]])
+
+    @extend_schema(request=SubmissionInput, responses={201: SubmissionOutput})
+    def post(self, request):
+        data = SubmissionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        benchmark = challenge_selectors.get_visible_benchmark(request.user, values["challenge"], values["benchmark"])
+        team = None
+        if values["team"]:
+            team = Team.objects.filter(name=values["team"], members=request.user).first()
+            if team is None:
+                return _rejected(services.SubmissionRejected("team", f"you are not a member of a team named {values['team']!r}"))
+        phase = None
+        if "phase" in values:
+            phase = challenge_selectors.visible_phases(request.user).filter(pk=values["phase"], challenge=benchmark.challenge).first()
+            if phase is None:
+                return _rejected(services.SubmissionRejected("phase", f"no phase {values['phase']} in this challenge"))
+        try:
+            submission = services.create_submission(
+                user=request.user, benchmark=benchmark, uploaded_file=values["file"], phase=phase,
+                division=values["division"], description=values["description"], team=team,
+            )
+        except services.SubmissionRejected as rejected:
+            return _rejected(rejected)
+        return Response(serialize(submission, request.user), status=status.HTTP_201_CREATED)
+
+
+def _rejected(rejected: services.SubmissionRejected) -> Response:
+    return Response(
+        {"detail": f"{rejected.field}: {rejected.message}", "errors": {rejected.field: [rejected.message]}},
+        status=rejected.status_code,
+    )
+
+
+class SubmissionDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=SubmissionOutput)
+    def get(self, request, pk: int):
+        return Response(serialize(selectors.get_visible_submission(request.user, pk), request.user))
+
+
+class SubmissionFileApi(APIView):
+    """The submitted file itself: its owner (or team) and the challenge's organizers only."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, pk: int):
+        submission = selectors.get_visible_submission(request.user, pk)
+        return FileResponse(submission.file.open("rb"), as_attachment=True, filename=submission.original_name)
+
+
+class _OrganizerActionApi(APIView):
+    permission_classes = [IsOrganizer]
+    perform = None
+
+    @extend_schema(request=None, responses=SubmissionOutput)
+    def post(self, request, pk: int):
+        submission = selectors.get_visible_submission(request.user, pk)
+        if not challenge_selectors.organizes(request.user, submission.benchmark.challenge):
+            return Response({"detail": "Only this challenge's organizers may do this.", "errors": {}}, status=403)
+        try:
+            submission = type(self).perform(submission, by=request.user)
+        except services.InvalidTransition as error:
+            return Response({"detail": str(error), "errors": {"status": [str(error)]}}, status=409)
+        return Response(serialize(submission, request.user))
+
+
+class SubmissionCancelApi(_OrganizerActionApi):
+    perform = staticmethod(services.cancel_submission)
+
+
+class SubmissionRerunApi(_OrganizerActionApi):
+    perform = staticmethod(services.rerun_submission)

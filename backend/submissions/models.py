@@ -1,0 +1,81 @@
+from django.conf import settings
+from django.db import models
+
+
+class Submission(models.Model):
+    """A participant's artifact for one benchmark in one phase, and its evaluation state.
+
+    Status changes only through ``services``; see ``TRANSITIONS`` there.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SCORED = "scored", "Scored"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Division(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    phase = models.ForeignKey("challenges.Phase", on_delete=models.CASCADE, related_name="submissions")
+    benchmark = models.ForeignKey("challenges.Benchmark", on_delete=models.CASCADE, related_name="submissions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions")
+    division = models.CharField(max_length=8, choices=Division.choices, default=Division.OPEN)
+    description = models.TextField(blank=True)
+    file = models.FileField(upload_to="submissions/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    is_baseline = models.BooleanField(default=False, help_text="Posted by the platform as a reference row.")
+    baseline_name = models.CharField(max_length=100, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    progress_message = models.CharField(max_length=200, blank=True)
+    failure_reason = models.TextField(blank=True, help_text="Shown to the participant.")
+    log = models.TextField(blank=True, help_text="Internal log (tracebacks); organizers only.")
+    details = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # Identifies the current run; a run that lost its claim (cancelled, re-claimed) cannot write.
+    run_token = models.CharField(max_length=32, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["phase", "benchmark", "status"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.benchmark} by {self.user}"
+
+    @property
+    def entrant_name(self) -> str:
+        if self.is_baseline:
+            return f"Baseline: {self.baseline_name}"
+        return self.team.name if self.team_id else self.user.username
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (self.Status.SCORED, self.Status.FAILED, self.Status.CANCELLED)
+
+
+class Score(models.Model):
+    """One metric value of a scored submission; unique per (submission, metric) so a redelivered job
+    can never store a score twice."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="scores")
+    metric = models.CharField(max_length=64)
+    value = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["submission", "metric"], name="one_score_per_metric")]
+        indexes = [models.Index(fields=["metric", "value"])]
+
+    def __str__(self) -> str:
+        return f"{self.metric}={self.value}"

@@ -1,0 +1,347 @@
+"""Every write to a submission goes through here: creation (with limits and validation), the status
+state machine, progress, scores, cancellation, re-runs and the reaper."""
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import evaluation
+from backend.accounts.models import Team, User
+from backend.challenges import selectors as challenge_selectors
+from backend.challenges.models import Benchmark, Phase
+from backend.core.files import sha256_of
+from evaluation import cache as problem_cache
+
+from .models import Score, Submission
+
+log = logging.getLogger(__name__)
+S = Submission.Status
+
+# The only status changes allowed; anything else is a bug and raises InvalidTransition.
+TRANSITIONS: dict[str, set[str]] = {
+    S.QUEUED: {S.RUNNING, S.CANCELLED},
+    S.RUNNING: {S.SCORED, S.FAILED, S.CANCELLED, S.QUEUED},
+    S.SCORED: {S.QUEUED},
+    S.FAILED: {S.QUEUED},
+    S.CANCELLED: {S.QUEUED},
+}
+# Statuses that use up a participant's quota: failed and cancelled runs never do.
+COUNTED_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
+HEARTBEAT_SECONDS = 5
+# A running job whose heartbeat is older than this is presumed dead and may be claimed again.
+STALE_HEARTBEAT_SECONDS = 4 * HEARTBEAT_SECONDS
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+@dataclass
+class SubmissionRejected(Exception):
+    """A submission the platform refuses; ``field`` and ``message`` go to the user as-is."""
+
+    field: str
+    message: str
+    status_code: int = 400
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def _transition(submission: Submission, new_status: str) -> None:
+    if new_status not in TRANSITIONS[submission.status]:
+        raise InvalidTransition(f"submission {submission.pk}: {submission.status} -> {new_status} is not allowed")
+    submission.status = new_status
+
+
+def _bump_leaderboard(phase_id: int) -> None:
+    Phase.objects.filter(pk=phase_id).update(leaderboard_version=F("leaderboard_version") + 1)
+
+
+# --- creation -------------------------------------------------------------------------------------
+
+def load_benchmark_problem(benchmark: Benchmark):
+    """The benchmark's loaded problem, cached per process (workers and validating web processes)."""
+    from backend.challenges.services import materialize_benchmark_data
+
+    data_dir = materialize_benchmark_data(benchmark)
+    return problem_cache.load_problem(benchmark.benchmark_type, data_dir, benchmark.effective_config)
+
+
+def validate_submission_file(benchmark: Benchmark, path: Path):
+    """Parse the file with the benchmark type's validator; SubmissionError names the problem."""
+    problem = load_benchmark_problem(benchmark)
+    return benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
+
+
+def _check_file(phase: Phase, benchmark: Benchmark, uploaded_file) -> None:
+    if uploaded_file is None:
+        raise SubmissionRejected("file", "no file was uploaded")
+    suffixes = benchmark.benchmark_type.submission_suffixes
+    name = uploaded_file.name or ""
+    if suffixes and not any(name.lower().endswith(s) for s in suffixes):
+        raise SubmissionRejected("file", f"{name!r} has the wrong type; expected one of: {', '.join(suffixes)}")
+    if uploaded_file.size == 0:
+        raise SubmissionRejected("file", f"{name!r} is empty")
+    limit = min(phase.max_upload_mb * 2**20, settings.SUBMISSION_MAX_UPLOAD_BYTES)
+    if uploaded_file.size > limit:
+        raise SubmissionRejected(
+            "file", f"{name!r} is {uploaded_file.size / 2**20:.1f} MiB; the limit is {limit / 2**20:.0f} MiB", 413
+        )
+
+
+def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | None) -> None:
+    """Called with the entrant's row locked, so concurrent uploads are counted one after another."""
+    entrant = {"team": team} if team else {"user": user, "team__isnull": True}
+    counted = Submission.objects.filter(phase=phase, benchmark=benchmark, status__in=COUNTED_STATUSES, is_baseline=False, **entrant)
+    who = f"team {team.name}" if team else "you"
+    if phase.max_submissions_total is not None and counted.count() >= phase.max_submissions_total:
+        raise SubmissionRejected(
+            "file", f"{who} already made {phase.max_submissions_total} submissions to this benchmark in this phase "
+            f"(the total limit); failed and cancelled ones do not count", 429,
+        )
+    if phase.max_submissions_per_day is not None:
+        since = timezone.now() - timedelta(days=1)
+        recent = list(counted.filter(created_at__gte=since).order_by("created_at").values_list("created_at", flat=True))
+        if len(recent) >= phase.max_submissions_per_day:
+            next_slot = recent[0] + timedelta(days=1)
+            raise SubmissionRejected(
+                "file", f"daily limit reached: {len(recent)} submissions in the last 24 hours (limit "
+                f"{phase.max_submissions_per_day}); the next one is possible at {next_slot:%Y-%m-%d %H:%M} UTC", 429,
+            )
+
+
+def create_submission(
+    *, user: User, benchmark: Benchmark, uploaded_file, phase: Phase | None = None, division: str = "open",
+    description: str = "", team: Team | None = None, is_baseline: bool = False, baseline_name: str = "",
+) -> Submission:
+    challenge = benchmark.challenge
+    is_organizer = challenge_selectors.organizes(user, challenge)
+    if not challenge.is_published and not is_organizer:
+        raise SubmissionRejected("benchmark", "this challenge is not open for submissions", 404)
+    if phase is None:
+        phase = challenge_selectors.current_phase(challenge)
+    if phase is None or phase.challenge_id != challenge.pk:
+        raise SubmissionRejected("phase", "this challenge has no phase for submissions")
+    if not phase.is_open() and not is_baseline:
+        raise SubmissionRejected("phase", f"phase {phase.name!r} is not open for submissions now")
+    if division not in Submission.Division.values:
+        raise SubmissionRejected("division", f"unknown division {division!r}; use 'open' or 'closed'")
+    if division == Submission.Division.OPEN and not phase.open_division:
+        raise SubmissionRejected("division", "the open division is not accepting submissions in this phase")
+    if division == Submission.Division.CLOSED and not phase.closed_division:
+        raise SubmissionRejected("division", "the closed division is not accepting submissions in this phase")
+    if team is not None and not team.members.filter(pk=user.pk).exists():
+        raise SubmissionRejected("team", f"you are not a member of team {team.name!r}")
+    _check_file(phase, benchmark, uploaded_file)
+
+    suffix = Path(uploaded_file.name).suffix
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"submission{suffix}"
+        with path.open("wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
+        try:
+            validate_submission_file(benchmark, path)
+        except evaluation.SubmissionError as error:
+            raise SubmissionRejected("file", str(error)) from None
+
+    with transaction.atomic():
+        # Lock the entrant's row so two concurrent uploads cannot both pass the quota check.
+        if team is not None:
+            Team.objects.select_for_update().get(pk=team.pk)
+        else:
+            User.objects.select_for_update().get(pk=user.pk)
+        if not is_baseline:
+            _check_quota(phase, benchmark, user, team)
+        submission = Submission(
+            phase=phase, benchmark=benchmark, user=user, team=team, division=division, description=description,
+            original_name=Path(uploaded_file.name).name[:255], size_bytes=uploaded_file.size,
+            sha256=sha256_of(uploaded_file), is_baseline=is_baseline, baseline_name=baseline_name,
+            queued_at=timezone.now(),
+        )
+        submission.file.save(f"{uuid.uuid4().hex}{suffix}", uploaded_file, save=False)
+        submission.save()
+        _enqueue_on_commit(submission)
+    return submission
+
+
+def _enqueue_on_commit(submission: Submission) -> None:
+    from . import tasks
+
+    limit = submission.benchmark.effective_time_limit
+    submission_id = submission.pk
+    transaction.on_commit(
+        lambda: tasks.evaluate_submission.apply_async((submission_id,), soft_time_limit=limit, time_limit=limit + 30)
+    )
+
+
+# --- the evaluation lifecycle ----------------------------------------------------------------------
+
+class Busy(Exception):
+    """Another worker is running this submission right now (its heartbeat is fresh)."""
+
+
+def claim_for_evaluation(submission_id: int) -> tuple[Submission, str] | None:
+    """Move a queued submission to running and return it with a fresh run token.
+
+    A running submission whose heartbeat went stale (its worker died; the broker redelivered the
+    message) is claimed again. Returns None when there is nothing to do (scored, failed, cancelled,
+    deleted); raises Busy when a live worker is on it.
+    """
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
+        if submission is None or submission.status not in (S.QUEUED, S.RUNNING):
+            return None
+        now = timezone.now()
+        if submission.status == S.RUNNING:
+            fresh = submission.heartbeat_at and now - submission.heartbeat_at < timedelta(seconds=STALE_HEARTBEAT_SECONDS)
+            if fresh:
+                raise Busy(submission_id)
+            submission.log += f"[{now:%Y-%m-%d %H:%M:%S}] previous run stopped responding; running again\n"
+        else:
+            _transition(submission, S.RUNNING)
+        token = uuid.uuid4().hex
+        submission.run_token = token
+        submission.attempts += 1
+        submission.started_at = now
+        submission.heartbeat_at = now
+        submission.progress = 0.0
+        submission.progress_message = "starting"
+        submission.save()
+        return submission, token
+
+
+def heartbeat(submission_id: int, token: str) -> bool:
+    """Record that the run is alive; False when the run lost its claim (cancelled, re-claimed)."""
+    return bool(
+        Submission.objects.filter(pk=submission_id, run_token=token, status=S.RUNNING).update(heartbeat_at=timezone.now())
+    )
+
+
+def record_progress(submission_id: int, token: str, fraction: float, message: str) -> bool:
+    return bool(
+        Submission.objects.filter(pk=submission_id, run_token=token, status=S.RUNNING).update(
+            progress=max(0.0, min(1.0, fraction)), progress_message=message[:200], heartbeat_at=timezone.now()
+        )
+    )
+
+
+def complete_evaluation(submission_id: int, token: str, result: evaluation.Result, primary_metric: str) -> bool:
+    """Store the scores and mark the submission scored, once. Ignored if the run lost its claim."""
+    if primary_metric not in result.scores or result.scores[primary_metric] is None:
+        return fail_evaluation(submission_id, token, f"the scorer did not produce the primary metric {primary_metric!r}")
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id, run_token=token).first()
+        if submission is None or submission.status != S.RUNNING:
+            return False
+        for metric, value in result.scores.items():
+            Score.objects.update_or_create(submission=submission, metric=metric, defaults={"value": value})
+        _transition(submission, S.SCORED)
+        submission.details = result.details
+        submission.progress = 1.0
+        submission.progress_message = "scored"
+        submission.failure_reason = ""
+        submission.finished_at = timezone.now()
+        submission.save()
+        _bump_leaderboard(submission.phase_id)
+    return True
+
+
+def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text: str = "") -> bool:
+    with transaction.atomic():
+        qs = Submission.objects.select_for_update().filter(pk=submission_id)
+        if token is not None:
+            qs = qs.filter(run_token=token)
+        submission = qs.first()
+        if submission is None or submission.status != S.RUNNING:
+            return False
+        _transition(submission, S.FAILED)
+        submission.failure_reason = reason
+        if log_text:
+            submission.log += log_text if log_text.endswith("\n") else log_text + "\n"
+        submission.finished_at = timezone.now()
+        submission.save()
+    return True
+
+
+# --- organizer actions ---------------------------------------------------------------------------
+
+def cancel_submission(submission: Submission, *, by: User) -> Submission:
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        was_scored = submission.status == S.SCORED
+        if submission.status not in (S.QUEUED, S.RUNNING):
+            raise InvalidTransition(f"a {submission.status} submission cannot be cancelled")
+        _transition(submission, S.CANCELLED)
+        submission.failure_reason = f"cancelled by {by.username}"
+        submission.finished_at = timezone.now()
+        submission.save()
+        if was_scored:
+            _bump_leaderboard(submission.phase_id)
+    return submission
+
+
+def rerun_submission(submission: Submission, *, by: User) -> Submission:
+    """Queue a submission again (after a fix to the data or the scorer). Its old scores are removed
+    so the leaderboard never mixes runs."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.status in (S.QUEUED,):
+            return submission
+        was_scored = submission.status == S.SCORED
+        _transition(submission, S.QUEUED)
+        submission.scores.all().delete()
+        submission.run_token = ""
+        submission.progress = 0.0
+        submission.progress_message = ""
+        submission.failure_reason = ""
+        submission.details = {}
+        submission.queued_at = timezone.now()
+        submission.finished_at = None
+        submission.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-run requested by {by.username}\n"
+        submission.save()
+        if was_scored:
+            _bump_leaderboard(submission.phase_id)
+        _enqueue_on_commit(submission)
+    return submission
+
+
+def reap_stuck_submissions(now=None) -> dict[str, int]:
+    """Fail running jobs whose heartbeat is older than their time limit plus a grace period, and
+    re-send queued jobs the broker may have lost. Returns counts for logging."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.EVALUATION_REAPER_GRACE_SECONDS)
+    failed = 0
+    for submission in Submission.objects.filter(status=S.RUNNING).select_related("benchmark"):
+        limit = timedelta(seconds=submission.benchmark.effective_time_limit)
+        last_sign = submission.heartbeat_at or submission.started_at or submission.created_at
+        started = submission.started_at or submission.created_at
+        silent_too_long = now - last_sign > grace
+        over_time = now - started > limit + grace
+        if silent_too_long or over_time:
+            reason = (
+                f"the evaluation ran longer than its limit of {limit.total_seconds():.0f} s and was stopped"
+                if over_time else
+                f"the evaluation stopped responding (no sign of life for {(now - last_sign).total_seconds():.0f} s) and was stopped"
+            )
+            if fail_evaluation(submission.pk, None, reason + "; this does not count against your submission limit",
+                               f"[{now:%Y-%m-%d %H:%M:%S}] reaper: {reason}"):
+                failed += 1
+    requeued = 0
+    stale_queue = now - timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_SECONDS)
+    for submission in Submission.objects.filter(status=S.QUEUED, queued_at__lt=stale_queue).select_related("benchmark"):
+        Submission.objects.filter(pk=submission.pk, status=S.QUEUED).update(queued_at=now)
+        with transaction.atomic():
+            _enqueue_on_commit(submission)
+        requeued += 1
+    return {"failed": failed, "requeued": requeued}

@@ -1,0 +1,44 @@
+"""Server-rendered submission pages: upload form, my submissions, one submission."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from backend.accounts.models import Team
+from backend.challenges import selectors as challenge_selectors
+
+from . import selectors, services
+
+
+@login_required
+@require_POST
+def upload(request, slug: str, benchmark: str):
+    benchmark = challenge_selectors.get_visible_benchmark(request.user, slug, benchmark)
+    team = None
+    if team_name := request.POST.get("team"):
+        team = Team.objects.filter(name=team_name, members=request.user).first()
+    try:
+        submission = services.create_submission(
+            user=request.user, benchmark=benchmark, uploaded_file=request.FILES.get("file"),
+            division=request.POST.get("division", "open"), description=request.POST.get("description", ""), team=team,
+        )
+    except services.SubmissionRejected as rejected:
+        messages.error(request, f"Submission rejected — {rejected.field}: {rejected.message}")
+        return redirect("benchmark-detail", slug=slug, benchmark=benchmark.slug)
+    return redirect("submission-detail", pk=submission.pk)
+
+
+@login_required
+def my_submissions(request):
+    submissions = selectors.visible_submissions(request.user).filter(user=request.user)[:200]
+    return render(request, "submissions/list.html", {"submissions": submissions})
+
+
+@login_required
+def submission_detail(request, pk: int):
+    submission = selectors.get_visible_submission(request.user, pk)
+    return render(request, "submissions/detail.html", {
+        "submission": submission,
+        "scores": selectors.scores_of(submission),
+        "is_organizer": challenge_selectors.organizes(request.user, submission.benchmark.challenge),
+    })

@@ -1,0 +1,73 @@
+// Live leaderboard: asks the server for the board's version every few seconds and re-renders
+// only when a score has landed (the server answers {changed: false} otherwise).
+(function () {
+  const table = document.getElementById("leaderboard");
+  if (!table) return;
+  const status = document.getElementById("leaderboard-status");
+  const baseUrl = table.dataset.url;
+  let version = null;
+
+  function fmt(value) {
+    if (value === null || value === undefined) return "n/a";
+    return Number(value).toFixed(4);
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    if (className) td.className = className;
+    return td;
+  }
+
+  function render(data) {
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    if (data.rows.length === 0) {
+      const tr = document.createElement("tr");
+      const td = cell("No scored submissions yet.", "muted");
+      td.colSpan = data.columns.length + 4;
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    for (const row of data.rows) {
+      const tr = document.createElement("tr");
+      tr.dataset.submission = row.submission_id;
+      if (row.is_baseline) tr.className = "baseline";
+      tr.appendChild(cell(row.rank === null ? "—" : row.rank));
+      tr.appendChild(cell(row.entrant));
+      for (const column of data.columns) {
+        let text = fmt(row.metrics[column.key]);
+        if (row.spreads && row.spreads[column.key] !== undefined && row.spreads[column.key] !== null) {
+          text += " ± " + fmt(row.spreads[column.key]);
+        }
+        tr.appendChild(cell(text, "num"));
+      }
+      tr.appendChild(cell(row.division));
+      tr.appendChild(cell(row.submitted_at.slice(0, 16).replace("T", " ")));
+      body.appendChild(tr);
+    }
+  }
+
+  async function refresh() {
+    const sep = baseUrl.includes("?") ? "&" : "?";
+    const url = version === null ? baseUrl : baseUrl + sep + "since=" + version;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      const data = await response.json();
+      if (!response.ok) {
+        status.textContent = data.detail || "The leaderboard could not be loaded.";
+        return;
+      }
+      if (data.changed) {
+        render(data);
+        status.textContent = "Updated " + new Date().toLocaleTimeString();
+      }
+      version = data.version;
+    } catch (error) {
+      status.textContent = "Offline; retrying…";
+    }
+  }
+
+  refresh();
+  setInterval(refresh, 3000);
+})();

@@ -1,0 +1,47 @@
+// Live submission status: polls the submission until it is scored, failed or cancelled.
+(function () {
+  const root = document.getElementById("submission");
+  if (!root) return;
+  const terminal = new Set(["scored", "failed", "cancelled"]);
+  const statusEl = document.getElementById("status");
+  const progressEl = document.getElementById("progress");
+  const messageEl = document.getElementById("progress-message");
+  const failureEl = document.getElementById("failure");
+  const scoresEl = document.getElementById("scores");
+  const detailsEl = document.getElementById("details");
+
+  function render(data) {
+    statusEl.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
+    statusEl.className = "status " + data.status;
+    progressEl.value = data.progress;
+    messageEl.textContent = data.status === "running" ? data.progress_message : "";
+    failureEl.hidden = !data.failure_reason;
+    failureEl.textContent = data.failure_reason;
+    const body = scoresEl.tBodies[0];
+    body.replaceChildren();
+    for (const [metric, value] of Object.entries(data.scores)) {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.textContent = metric;
+      const td = document.createElement("td");
+      td.textContent = value === null ? "n/a" : value;
+      tr.append(th, td);
+      body.appendChild(tr);
+    }
+    detailsEl.textContent = JSON.stringify(data.details, null, 2);
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (response.ok) {
+        const data = await response.json();
+        render(data);
+        if (terminal.has(data.status)) return;
+      }
+    } catch (error) { /* network blip: try again */ }
+    setTimeout(poll, 1500);
+  }
+
+  poll();
+})();

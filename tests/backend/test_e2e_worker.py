@@ -1,0 +1,93 @@
+"""Through a real Celery worker process on the configured broker (Redis in CI) and database."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.submissions.models import Score, Submission
+from tests.conftest import ROOT, Worker, add_benchmark, make_challenge, wait_for_status
+
+from .helpers import speech_upload
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def offline_score(type_slug, data_dir, submission_path, *extra):
+    """The score participants get from the offline CLI for the same file."""
+    out = subprocess.run(
+        [sys.executable, "-m", "evaluation", "score", type_slug, "--data", str(data_dir), "--submission",
+         str(submission_path), "--json", *extra], capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout)["score"]
+
+
+def test_upload_is_scored_by_the_worker_like_the_offline_cli(speech_challenge, users, speech_data_dir,
+                                                              celery_worker_process, tmp_path):
+    upload = speech_upload(speech_data_dir, seed=4)
+    path = tmp_path / "submission.json"
+    path.write_bytes(upload.read())
+    upload.seek(0)
+    client = APIClient()
+    client.force_authenticate(users["alice"])
+    created = client.post("/api/submissions/", {"challenge": "kws", "benchmark": "en-25", "file": upload},
+                          format="multipart").json()
+    submission = wait_for_status(Submission.objects.get(pk=created["id"]), {"scored", "failed"})
+    assert submission.status == "scored", submission.failure_reason
+    body = client.get(f"/api/submissions/{submission.pk}/").json()
+    expected = offline_score("speech-selection", speech_data_dir, path, "--train-size", "25")
+    assert body["scores"]["macro_f1"] == pytest.approx(expected, abs=1e-12)
+    rows = client.get("/api/challenges/kws/benchmarks/en-25/leaderboard/").json()["rows"]
+    assert rows[0]["entrant"] == "alice" and rows[0]["score"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_rerun_of_a_damaged_file_fails_with_a_readable_reason(speech_challenge, users, speech_data_dir,
+                                                               celery_worker_process):
+    from backend.submissions import services
+
+    submission = services.create_submission(user=users["alice"], benchmark=speech_challenge.benchmarks.get(),
+                                            uploaded_file=speech_upload(speech_data_dir))
+    assert wait_for_status(submission, {"scored", "failed"}).status == "scored"
+    # The stored file is damaged later (e.g. storage corruption); an organizer re-runs it; the worker re-validates.
+    with open(submission.file.path, "wb") as fh:
+        fh.write(b"{broken")
+    services.rerun_submission(submission, by=users["organizer"])
+    submission = wait_for_status(submission, {"failed"})
+    assert submission.failure_reason.startswith("invalid submission:")
+    assert "Traceback" not in submission.failure_reason
+    assert not submission.scores.exists()
+
+
+def test_a_killed_worker_process_leads_to_one_rerun_and_one_score(users, tmp_path, transactional_db):
+    from fixtures import synthetic
+
+    # Big enough that scoring takes a few seconds, so the pool process can be killed mid-run.
+    data_dir = tmp_path / "speech-big"
+    synthetic.write_speech_data(data_dir, train_nontargets=2000, eval_nontargets=40000, dim=512, seed=5)
+    challenge = make_challenge(users["organizer"], slug="kws-big")
+    benchmark = add_benchmark(challenge, "speech-selection", data_dir, slug="en-25")
+    worker = Worker()
+    try:
+        from backend.submissions import services
+
+        submission = services.create_submission(user=users["alice"], benchmark=benchmark,
+                                                uploaded_file=speech_upload(data_dir, seed=1))
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            submission.refresh_from_db()
+            if submission.status == "running" and submission.progress_message != "starting":
+                break
+            time.sleep(0.05)
+        assert submission.status == "running"
+        for pid in worker.pool_pids():
+            os.kill(pid, signal.SIGKILL)
+        submission = wait_for_status(submission, {"scored", "failed"}, timeout=240)
+    finally:
+        worker.stop()
+    assert submission.status == "scored", (submission.failure_reason, worker.log_path.read_text()[-2000:])
+    assert submission.attempts >= 2
+    assert Score.objects.filter(submission=submission, metric="macro_f1").count() == 1
+    assert "stopped responding" in submission.log

@@ -1,0 +1,160 @@
+"""Shared fixtures: small benchmark data in the official layouts, demo-like users and a challenge,
+and a real Celery worker process for end-to-end tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def speech_data_dir(tmp_path_factory) -> Path:
+    from fixtures import synthetic
+
+    path = tmp_path_factory.mktemp("speech") / "dataperf_en_data"
+    synthetic.write_speech_data(path, train_nontargets=300, eval_nontargets=600, dim=64, seed=3)
+    return path
+
+
+@pytest.fixture(scope="session")
+def vision_data_dir(tmp_path_factory) -> Path:
+    from fixtures import synthetic
+
+    path = tmp_path_factory.mktemp("vision") / "data"
+    synthetic.write_vision_data(path, pool_size=2000, dim=32, seed=3)
+    return path
+
+
+@pytest.fixture
+def users(db):
+    from backend.accounts.models import User
+
+    def make(name, role=User.Role.PARTICIPANT, **extra):
+        user = User.objects.create_user(username=name, password=f"{name}-password", role=role, **extra)
+        return user
+
+    return {
+        "organizer": make("org", User.Role.ORGANIZER, is_staff=True),
+        "alice": make("alice"),
+        "bob": make("bob"),
+        "annotator": make("ann", User.Role.ANNOTATOR),
+        "other_organizer": make("org2", User.Role.ORGANIZER, is_staff=True),
+    }
+
+
+def make_challenge(organizer, *, slug="kws", status="published", **phase_fields):
+    from django.utils import timezone
+
+    from backend.challenges.models import Challenge, Phase
+
+    challenge = Challenge.objects.create(slug=slug, title=f"Challenge {slug}", status=status, rules="Be nice.")
+    challenge.organizers.add(organizer)
+    defaults = dict(starts_at=timezone.now() - timedelta(days=1), ends_at=timezone.now() + timedelta(days=30))
+    defaults.update(phase_fields)
+    Phase.objects.create(challenge=challenge, name="Development", **defaults)
+    return challenge
+
+
+def add_benchmark(challenge, type_slug, data_dir, *, slug=None, config=None):
+    from backend.challenges import services
+    from backend.challenges.models import Benchmark
+
+    benchmark = Benchmark.objects.create(
+        challenge=challenge, slug=slug or type_slug, title=type_slug.replace("-", " ").title(), type_slug=type_slug,
+        config=config or {},
+    )
+    services.attach_data_directory(benchmark, data_dir)
+    return benchmark
+
+
+@pytest.fixture
+def speech_challenge(users, speech_data_dir):
+    challenge = make_challenge(users["organizer"], slug="kws")
+    add_benchmark(challenge, "speech-selection", speech_data_dir, slug="en-25", config={"train_size": 25})
+    return challenge
+
+
+@pytest.fixture
+def vision_challenge(users, vision_data_dir):
+    challenge = make_challenge(users["organizer"], slug="vision")
+    add_benchmark(challenge, "vision-selection", vision_data_dir, slug="concepts")
+    return challenge
+
+
+# --- a real Celery worker -------------------------------------------------------------------------
+
+def _worker_env() -> dict:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "backend.config.test_settings"
+    env["DATAPERF_TEST_WORKER"] = "1"
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+class Worker:
+    """A `celery worker` subprocess on the configured broker, against the test database."""
+
+    def __init__(self, concurrency: int = 1, extra_env: dict | None = None):
+        env = _worker_env()
+        env.update(extra_env or {})
+        log_dir = Path(os.environ["DATAPERF_VAR_DIR"])
+        self.log_path = log_dir / f"worker-{time.time_ns()}.log"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "evaluation,default",
+             "-c", str(concurrency), "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-n", f"test-{time.time_ns()}@%h"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            if "ready." in self.log_path.read_text():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def pool_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A fresh worker for one test (tests that kill workers need their own)."""
+    worker = Worker()
+    yield worker
+    worker.stop()
+
+
+def wait_for_status(submission, statuses, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        submission.refresh_from_db()
+        if submission.status in statuses:
+            return submission
+        time.sleep(0.3)
+    raise AssertionError(f"submission {submission.pk} stayed {submission.status} (wanted {statuses}); "
+                         f"progress={submission.progress_message!r} reason={submission.failure_reason!r}")
