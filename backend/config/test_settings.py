@@ -13,7 +13,8 @@ from .settings import *  # noqa: E402,F401,F403
 from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EVALUATION_MEMORY_LIMIT_MB = 0  # the tests' own worker processes must not be capped by the dev default
+# Uncapped unless a test starts a worker with its own limit.
+EVALUATION_MEMORY_LIMIT_MB = int(os.environ.get("EVALUATION_MEMORY_LIMIT_MB", 0))
 
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":

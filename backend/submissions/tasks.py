@@ -3,12 +3,23 @@ import logging
 import resource
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from django.conf import settings
 
 from . import runner, services
 
 log = logging.getLogger(__name__)
+
+
+@worker_init.connect
+def _preload_scorers(**_kwargs) -> None:
+    # Import every scorer and its libraries once in the parent, before the pool forks: children
+    # then share them and never load a library under their memory cap.
+    import sklearn.ensemble, sklearn.linear_model, sklearn.metrics, sklearn.neighbors, sklearn.svm  # noqa: E401,F401
+
+    import evaluation
+
+    evaluation.all_types()
 
 
 @worker_process_init.connect

@@ -91,3 +91,51 @@ def test_a_killed_worker_process_leads_to_one_rerun_and_one_score(users, tmp_pat
     assert submission.attempts >= 2
     assert Score.objects.filter(submission=submission, metric="macro_f1").count() == 1
     assert "stopped responding" in submission.log
+
+
+@pytest.fixture
+def big_speech_dir(tmp_path_factory):
+    from fixtures import synthetic
+
+    data_dir = tmp_path_factory.mktemp("speech-limits") / "data"
+    synthetic.write_speech_data(data_dir, train_nontargets=2000, eval_nontargets=40000, dim=512, seed=5)
+    return data_dir
+
+
+def test_time_limit_fails_the_run_with_the_limit_named(users, big_speech_dir, transactional_db):
+    challenge = make_challenge(users["organizer"], slug="kws-slow")
+    benchmark = add_benchmark(challenge, "speech-selection", big_speech_dir, slug="en-25")
+    benchmark.time_limit_seconds = 1
+    benchmark.save()
+    worker = Worker()
+    try:
+        from backend.submissions import services
+
+        submission = services.create_submission(user=users["alice"], benchmark=benchmark,
+                                                uploaded_file=speech_upload(big_speech_dir, seed=2))
+        submission = wait_for_status(submission, {"scored", "failed"}, timeout=120)
+    finally:
+        worker.stop()
+    assert submission.status == "failed"
+    assert "time limit of 1 s" in submission.failure_reason
+
+
+def test_memory_limit_fails_the_run_and_the_worker_takes_the_next_job(users, big_speech_dir, speech_data_dir,
+                                                                       transactional_db):
+    challenge = make_challenge(users["organizer"], slug="kws-mem")
+    big = add_benchmark(challenge, "speech-selection", big_speech_dir, slug="big")
+    small = add_benchmark(challenge, "speech-selection", speech_data_dir, slug="small")
+    worker = Worker(extra_env={"EVALUATION_MEMORY_LIMIT_MB": "1200"})
+    try:
+        from backend.submissions import services
+
+        first = services.create_submission(user=users["alice"], benchmark=big,
+                                           uploaded_file=speech_upload(big_speech_dir, seed=2))
+        first = wait_for_status(first, {"scored", "failed"}, timeout=120)
+        second = services.create_submission(user=users["alice"], benchmark=small,
+                                            uploaded_file=speech_upload(speech_data_dir, seed=2))
+        second = wait_for_status(second, {"scored", "failed"}, timeout=120)
+    finally:
+        worker.stop()
+    assert first.status == "failed" and "out of memory" in first.failure_reason, first.failure_reason
+    assert second.status == "scored"

@@ -226,3 +226,22 @@ def test_concurrent_uploads_cannot_exceed_the_limit(speech_challenge, users, spe
         t.join()
     assert sorted(results, key=str) == [429, 429, 429, "ok"]
     assert Submission.objects.filter(user=users["alice"]).count() == 1
+
+
+def test_attach_command_splits_public_and_hidden_and_rejects_bad_dirs(speech_challenge, speech_data_dir, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    call_command("attach_benchmark_data", "kws", "en-25", str(speech_data_dir))
+    artifacts = {a.visibility: a for a in speech_challenge.benchmarks.get().artifacts.all()}
+    assert set(artifacts) == {"public", "hidden"}
+    import zipfile
+
+    hidden_names = zipfile.ZipFile(artifacts["hidden"].file.path).namelist()
+    assert "eval.yaml" in hidden_names and all(n == "eval.yaml" or n.startswith("eval_embeddings/") for n in hidden_names)
+    with pytest.raises(CommandError, match="not a directory"):
+        call_command("attach_benchmark_data", "kws", "en-25", str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CommandError):
+        call_command("attach_benchmark_data", "kws", "en-25", str(tmp_path / "empty"))
+    # The failed attach left the previous data in place.
+    assert speech_challenge.benchmarks.get().artifacts.count() == 2

@@ -1,0 +1,699 @@
+"""Run a participant's untrusted program in a bubblewrap sandbox (closed division).
+
+``run_in_sandbox(code_dir, command, inputs, output_dir, limits)`` runs ``command`` with the
+submitted code read-only at ``/code`` (also the working directory), each public input read-only
+at ``/inputs/<name>``, a writable ``/output`` bound from ``output_dir``, a private size-capped
+``/tmp``, no network (a new network namespace holding only loopback) and a Python that can import
+only the standard library and the allowed packages (numpy, scipy, scikit-learn, pandas, pyarrow,
+PyYAML). See docs/sandbox.md for the threat model.
+
+How the process is confined (all of it is needed; each piece is checked by tests/sandbox):
+
+* bubblewrap runs as root (it needs CAP_SYS_ADMIN to build the mount namespace from paths that
+  only root can reach, such as a Python installed under /root) with new pid, net, ipc, uts, cgroup
+  and mount namespaces, ``--die-with-parent`` and ``--new-session``;
+* inside, ``setpriv`` drops to a dedicated unprivileged host uid (``_UID_BASE`` + the calling
+  thread's id), clears supplementary groups and every capability; no_new_privs is set;
+* ``prlimit`` (set before bubblewrap starts, inherited by everything inside) caps address space,
+  CPU seconds per process, file size, open files and the number of processes of that uid
+  (RLIMIT_NPROC is per real uid, which is why the program must not run as root);
+* a seccomp filter (``seccomp.py``) refuses user namespaces, mount, bpf, keyrings, io_uring, ...;
+* the runner enforces wall time, stdout/stderr volume and the size of ``/output`` from outside,
+  kills the whole sandbox (its process group; the pid namespace takes every descendant with it)
+  and afterwards kills anything still running under the sandbox uid.
+
+This module must not import Django: the Celery worker calls it from a service function.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import re
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from typing import Literal, Mapping, Sequence
+
+from . import seccomp
+
+KiB, MiB, GiB = 2**10, 2**20, 2**30
+
+Status = Literal["ok", "failed", "timeout", "memory", "output_limit", "killed"]
+
+# What a participant may import, as (distribution, import name); plus what those need at runtime.
+ALLOWED_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("numpy", "numpy"), ("scipy", "scipy"), ("scikit-learn", "sklearn"), ("pandas", "pandas"),
+    ("pyarrow", "pyarrow"), ("PyYAML", "yaml"),
+)
+_RUNTIME_DEPENDENCIES = ("joblib", "threadpoolctl", "cloudpickle", "python-dateutil", "six", "tzdata")
+ALLOWED_DESCRIPTION = ", ".join(
+    dist if dist == module else f"{dist} ({module})" for dist, module in ALLOWED_PACKAGES
+) + " and the Python standard library"
+
+# Paths inside the sandbox.
+CODE_DIR, INPUTS_DIR, OUTPUT_DIR = "/code", "/inputs", "/output"
+_BIN_DIR = "/sandbox/bin"
+
+# The sandboxed program runs as host uid _UID_BASE + native thread id: unique among the threads
+# running sandboxes in this container, never a real account, and RLIMIT_NPROC counts per uid.
+_UID_BASE = 1_000_000_000
+_OUTPUT_MAX_DEPTH = 32
+_POLL_SECONDS = 0.1
+_OUTPUT_CHECK_SECONDS = 0.25
+_INPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+_SANDBOX_ENV = {
+    "PATH": f"{_BIN_DIR}:/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "USER": "participant",
+    "LOGNAME": "participant",
+    "LANG": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    # Same hash seed on every run, so that iterating a set gives the same order when the platform
+    # re-runs the code to check that it reproduces the submitted file.
+    "PYTHONHASHSEED": "0",
+    # One thread per BLAS/OpenMP/Arrow pool and one joblib worker: runs are comparable and a
+    # library that sizes its pool by the host's CPU count cannot hit the process limit.
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "LOKY_MAX_CPU_COUNT": "1",
+}
+
+
+class SandboxError(Exception):
+    """The platform cannot run the sandbox (missing tool, not root, unreadable input, ...).
+
+    Not the participant's fault: the caller should mark the job as an infrastructure error.
+    """
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 600
+    cpu_seconds: int = 600  # per process (RLIMIT_CPU); the wall limit bounds the total
+    memory_bytes: int = 4 * GiB  # address space per process (RLIMIT_AS)
+    max_processes: int = 64  # processes and threads of the sandbox uid (RLIMIT_NPROC)
+    output_bytes: int = 64 * MiB  # total size of /output; also the largest file anywhere (RLIMIT_FSIZE)
+    output_files: int = 1000  # files and directories in /output
+    log_bytes: int = 1 * MiB  # kept per stream in RunResult (first and last half)
+    print_bytes: int = 64 * MiB  # a program that prints more than this to stdout or stderr is stopped
+    tmp_bytes: int = 1 * GiB  # size of the private /tmp (RAM-backed)
+    shm_bytes: int = 64 * MiB  # size of /dev/shm (semaphores, joblib memmaps)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if not getattr(self, field.name) > 0:
+                raise ValueError(f"Limits.{field.name} must be positive")
+
+
+@dataclasses.dataclass
+class RunResult:
+    status: Status
+    exit_code: int | None  # the command's exit status; 128 + n when it died from signal n
+    stdout: str
+    stderr: str
+    wall_seconds: float
+    cpu_seconds: float
+    peak_memory_bytes: int
+    output_dir: Path
+    message: str  # one sentence for the participant
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def run_in_sandbox(
+    code_dir: Path,
+    command: Sequence[str],
+    inputs: Mapping[str, Path],
+    output_dir: Path,
+    limits: Limits = Limits(),
+) -> RunResult:
+    """Run ``command`` (e.g. ``["python", "run.py", "--input", "/inputs/data"]``) in /code.
+
+    ``output_dir`` is created if missing and must be empty; after the run it holds what the program
+    wrote to /output (owned by the caller; symbolic links and special files are removed; emptied
+    again when the output limit was exceeded). Raises SandboxError when the platform cannot run
+    the sandbox; everything the program does is reported in the RunResult.
+    """
+    check_sandbox()
+    if not command:
+        raise ValueError("command must not be empty")
+    code_dir, output_dir = Path(code_dir), Path(output_dir)
+    _require_readable(code_dir, "the submitted code", want_dir=True)
+    for name, source in inputs.items():
+        if not _INPUT_NAME.match(name):
+            raise SandboxError(f"input name {name!r} is not a plain file name")
+        _require_readable(Path(source), f"input {name!r}")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir.is_symlink() or any(output_dir.iterdir()):
+        raise SandboxError(f"output directory {output_dir} must be an empty directory")
+
+    uid = _UID_BASE + threading.get_native_id()
+    _kill_uid(uid)
+    os.chown(output_dir, uid, uid)
+    os.chmod(output_dir, 0o755)
+
+    data_fds: list[int] = []
+    try:
+        bwrap_args = _bwrap_args(code_dir, inputs, output_dir, limits, uid, data_fds)
+        args_fd = _memfd("bwrap-args", b"".join(arg.encode() + b"\0" for arg in bwrap_args))
+        data_fds.append(args_fd)
+        started_read, started_write = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                ["prlimit", *_prlimit_args(limits), "--", "bwrap", "--args", str(args_fd), "--", *_launcher(uid),
+                 *command],
+                # stdin is the write end of the "started" pipe (see _launcher); never the worker's stdin.
+                stdin=started_write, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=data_fds, close_fds=True, start_new_session=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+            )
+        except OSError as error:
+            raise SandboxError(f"could not start the sandbox: {error}") from error
+        finally:
+            os.close(started_write)
+            for fd in data_fds:
+                os.close(fd)
+            data_fds.clear()
+        try:
+            watch = _watch(proc, uid, output_dir, limits)
+        finally:
+            _kill_uid(uid)
+        started = _read_nonblocking(started_read)
+        os.close(started_read)
+    finally:
+        for fd in data_fds:
+            os.close(fd)
+
+    scan = _scan_output(output_dir, limits)
+    if not started:
+        _wipe(output_dir)
+        raise SandboxError(f"bubblewrap could not set up the sandbox: {watch.stderr.text().strip()[-2000:]}")
+    status, message = _classify(watch, scan, limits)
+    if status == "output_limit":
+        _wipe(output_dir)
+    else:
+        _reclaim_output(output_dir)
+    if status == "ok" and scan.removed:
+        message += f" ({scan.removed} symbolic link(s) or special file(s) in /output were removed)"
+    return RunResult(
+        status=status, exit_code=watch.exit_code, stdout=watch.stdout.text(), stderr=watch.stderr.text(),
+        wall_seconds=round(watch.wall_seconds, 3), cpu_seconds=round(watch.cpu_seconds, 3),
+        peak_memory_bytes=watch.peak_memory_bytes, output_dir=output_dir, message=message,
+    )
+
+
+def check_sandbox() -> None:
+    """Raise SandboxError unless this machine can run sandboxes (tools present, running as root)."""
+    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        raise SandboxError(f"the sandbox needs {', '.join(missing)} (packages bubblewrap and util-linux)")
+    if os.geteuid() != 0:
+        raise SandboxError("the sandbox runner must run as root (it drops to an unprivileged uid itself)")
+
+
+def sandbox_available() -> bool:
+    try:
+        check_sandbox()
+    except SandboxError:
+        return False
+    return True
+
+
+# --- building the sandbox ----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class _PythonRuntime:
+    executable: str  # the real interpreter binary (not the venv symlink)
+    prefix: str  # its installation prefix, bound read-only at the same path unless under /usr
+    site_dirs: tuple[str, ...]  # replaced by an empty tmpfs holding only the allowed packages
+    packages: tuple[tuple[str, str], ...]  # (source path, name inside site-packages)
+    hidden: tuple[str, ...]  # other Python installations, hidden behind empty tmpfs
+
+
+@lru_cache(maxsize=1)
+def _python_runtime() -> _PythonRuntime:
+    executable = os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+    prefix = os.path.realpath(sys.base_prefix)
+    base_vars = {"base": prefix, "platbase": prefix, "installed_base": prefix, "installed_platbase": prefix}
+    site_dirs = tuple(dict.fromkeys(
+        sysconfig.get_path(kind, vars=base_vars) for kind in ("purelib", "platlib")))
+    stdlib = os.path.realpath(sysconfig.get_path("stdlib", vars=base_vars))
+    packages: dict[str, str] = {}
+    for dist_name in [dist for dist, _ in ALLOWED_PACKAGES] + list(_RUNTIME_DEPENDENCIES):
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError:
+            if dist_name in _RUNTIME_DEPENDENCIES:
+                continue
+            raise SandboxError(f"package {dist_name} is not installed in the worker's Python") from None
+        for top in sorted({PurePosixPath(str(f)).parts[0] for f in dist.files or ()}):
+            if top in ("..", "__pycache__") or top.endswith(".pth"):
+                continue
+            source = Path(str(dist.locate_file(top)))
+            if source.exists():
+                packages[top] = str(source)
+    hidden = []
+    for pattern_dir in ("/usr/lib", "/usr/local/lib"):
+        for candidate in sorted(Path(pattern_dir).glob("python3*")):
+            real = os.path.realpath(candidate)
+            if candidate.is_dir() and real != stdlib and not stdlib.startswith(real + "/"):
+                hidden.append(str(candidate))
+    return _PythonRuntime(executable, prefix, site_dirs, tuple((src, name) for name, src in packages.items()),
+                          tuple(hidden))
+
+
+def _bwrap_args(code_dir: Path, inputs: Mapping[str, Path], output_dir: Path, limits: Limits, uid: int,
+                fds: list[int]) -> list[str]:
+    python = _python_runtime()
+    args = [
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
+        "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox",
+        # Only setpriv (the launcher) uses these, to drop to the sandbox uid and clear the bounding set.
+        "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
+        "--ro-bind", "/usr", "/usr",
+    ]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    passwd = f"root:x:0:0::/:/usr/sbin/nologin\nparticipant:x:{uid}:{uid}::/tmp:/usr/sbin/nologin\n"
+    group = f"root:x:0:\nparticipant:x:{uid}:\n"
+    hosts = "127.0.0.1 localhost\n::1 localhost\n"
+    args += ["--perms", "0755", "--dir", "/etc",
+             "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+             "--ro-bind-try", "/etc/localtime", "/etc/localtime"]
+    for name, content in (("passwd", passwd), ("group", group), ("hosts", hosts)):
+        fds.append(_memfd(name, content.encode()))
+        args += ["--perms", "0644", "--ro-bind-data", str(fds[-1]), f"/etc/{name}"]
+    filter_program = seccomp.build_filter()
+    if filter_program is not None:
+        fds.append(_memfd("seccomp", filter_program))
+        args += ["--seccomp", str(fds[-1])]
+
+    if python.prefix != "/usr" and not python.prefix.startswith("/usr/"):
+        args += _mkdirs(str(PurePosixPath(python.prefix).parent))
+        args += ["--ro-bind", python.prefix, python.prefix]
+    for hidden in python.hidden:
+        args += ["--tmpfs", hidden]
+    for site_dir in python.site_dirs:
+        args += ["--perms", "0755", "--tmpfs", site_dir]
+        for source, name in python.packages:
+            args += ["--ro-bind", source, f"{site_dir}/{name}"]
+    args += ["--perms", "0755", "--dir", "/sandbox", "--perms", "0755", "--dir", _BIN_DIR,
+             "--symlink", python.executable, f"{_BIN_DIR}/python",
+             "--symlink", python.executable, f"{_BIN_DIR}/python3"]
+
+    args += ["--ro-bind", str(code_dir.resolve()), CODE_DIR, "--perms", "0755", "--dir", INPUTS_DIR]
+    for name, source in inputs.items():
+        args += ["--ro-bind", str(Path(source).resolve()), f"{INPUTS_DIR}/{name}"]
+    args += ["--bind", str(output_dir.resolve()), OUTPUT_DIR,
+             "--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(limits.shm_bytes), "--tmpfs", "/dev/shm",
+             "--chdir", CODE_DIR, "--clearenv"]
+    for key, value in _SANDBOX_ENV.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def _mkdirs(path: str) -> list[str]:
+    """bwrap creates missing parents with the host's modes (0700 for /root); make them traversable."""
+    parts = PurePosixPath(path).parts[1:]
+    return [arg for i in range(len(parts)) for arg in ("--perms", "0755", "--dir", "/" + "/".join(parts[:i + 1]))]
+
+
+def _launcher(uid: int) -> list[str]:
+    # Runs inside the sandbox once bubblewrap has finished the setup: writes one byte to stdin (the
+    # write end of the "started" pipe, so that a setup failure is never blamed on the participant),
+    # points stdin at /dev/null and drops to the sandbox uid without any capability or group.
+    # The kernel clears the parent-death signal (--die-with-parent) when the uid changes; setpriv
+    # sets it again, so the program (pid 1 of the sandbox) dies with bubblewrap.
+    return ["/bin/sh", "-c", 'printf 1 >&0 && exec 0</dev/null && exec "$@"', "sandbox-launcher",
+            "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", "--pdeathsig=SIGKILL", "--"]
+
+
+def _prlimit_args(limits: Limits) -> list[str]:
+    cpu = int(limits.cpu_seconds)
+    return [
+        f"--as={limits.memory_bytes}:{limits.memory_bytes}",
+        f"--cpu={cpu}:{cpu + 1}",  # SIGXCPU at the soft limit (ignored by pid 1), SIGKILL 1 s later
+        f"--nproc={limits.max_processes}:{limits.max_processes}",
+        f"--fsize={limits.output_bytes}:{limits.output_bytes}",
+        "--nofile=1024:1024",
+        "--core=0:0",
+    ]
+
+
+def _memfd(name: str, content: bytes) -> int:
+    fd = os.memfd_create(name, 0)  # not CLOEXEC: handed to bwrap through pass_fds
+    os.write(fd, content)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _require_readable(path: Path, label: str, want_dir: bool = False) -> None:
+    """The program runs as an unprivileged uid, so everything it is given must be world-readable."""
+    if not path.exists():
+        raise SandboxError(f"{label} does not exist: {path}")
+    if want_dir and not path.is_dir():
+        raise SandboxError(f"{label} must be a directory: {path}")
+    candidates = [path]
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            candidates += [Path(root, name) for name in dirs + files]
+    for candidate in candidates:
+        mode = candidate.lstat().st_mode
+        need = (stat.S_IROTH | stat.S_IXOTH) if stat.S_ISDIR(mode) else stat.S_IROTH
+        if not stat.S_ISLNK(mode) and mode & need != need:
+            raise SandboxError(
+                f"{label} is not readable by the sandbox user: {candidate} has mode {stat.S_IMODE(mode):04o} "
+                "(files must be 0644 and directories 0755)")
+
+
+# --- supervising the run -----------------------------------------------------------------------
+
+class _CappedBuffer:
+    """Keeps the first and the last ``limit // 2`` bytes of a stream and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, data: bytes) -> None:
+        self.total += len(data)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        if data:
+            self.tail += data
+            del self.tail[:-self.half]
+
+    def text(self) -> str:
+        omitted = self.total - len(self.head) - len(self.tail)
+        if omitted <= 0:
+            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", "replace")
+        marker = f"\n[... {omitted} bytes omitted by the sandbox ...]\n"
+        return self.head.decode("utf-8", "replace") + marker + self.tail.decode("utf-8", "replace")
+
+
+@dataclasses.dataclass
+class _Watch:
+    stdout: _CappedBuffer
+    stderr: _CappedBuffer
+    exit_code: int | None = None
+    stopped_for: str | None = None  # "wall", "print:<stream>", "output:<reason>"
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+
+
+def _watch(proc: subprocess.Popen, uid: int, output_dir: Path, limits: Limits) -> _Watch:
+    watch = _Watch(_CappedBuffer(limits.log_bytes), _CappedBuffer(limits.log_bytes))
+    streams = {proc.stdout.fileno(): ("stdout", watch.stdout), proc.stderr.fileno(): ("stderr", watch.stderr)}
+    selector = selectors.DefaultSelector()
+    for fd in streams:
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ)
+    start = time.monotonic()
+    deadline = start + limits.wall_seconds
+    next_output_check = start + _OUTPUT_CHECK_SECONDS
+    exited_at = None
+    kill_at: float | None = None
+
+    def stop(reason: str) -> None:
+        # Kill the program's processes first: bubblewrap then reaps them and exits by itself, and
+        # their CPU time and memory reach us through wait4. Bubblewrap is killed 1 s later if needed.
+        nonlocal kill_at
+        if watch.stopped_for is None and watch.exit_code is None:
+            watch.stopped_for = reason
+            _kill_uid(uid)
+            kill_at = time.monotonic() + 1
+
+    try:
+        while True:
+            for key, _ in selector.select(timeout=_POLL_SECONDS):
+                name, buffer = streams[key.fd]
+                try:
+                    data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not data:
+                    selector.unregister(key.fd)
+                    continue
+                buffer.add(data)
+                if buffer.total > limits.print_bytes:
+                    stop(f"print:{name}")
+            now = time.monotonic()
+            if watch.exit_code is None:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    watch.exit_code = os.waitstatus_to_exitcode(status)
+                    if watch.exit_code < 0:  # bwrap itself killed (by us): report as 128 + signal
+                        watch.exit_code = 128 - watch.exit_code
+                    proc.returncode = watch.exit_code  # reaped here; keep Popen from waiting again
+                    watch.cpu_seconds = usage.ru_utime + usage.ru_stime
+                    watch.peak_memory_bytes = usage.ru_maxrss * KiB
+                    watch.wall_seconds = now - start
+                    exited_at = now
+            if watch.exit_code is not None and (not selector.get_map() or now - exited_at > 2):
+                break
+            if watch.exit_code is None and now >= deadline:
+                stop("wall")
+            if watch.exit_code is None and kill_at is not None and now >= kill_at:
+                _kill_group(proc.pid)
+            if watch.exit_code is None and now >= next_output_check:
+                next_output_check = now + _OUTPUT_CHECK_SECONDS
+                problem = _scan_output(output_dir, limits).problem
+                if problem:
+                    stop(f"output:{problem}")
+    finally:
+        selector.close()
+        if watch.exit_code is None:  # an exception above: never leave the sandbox behind
+            _kill_group(proc.pid)
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    return watch
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # prlimit/bwrap started the group (start_new_session)
+    except ProcessLookupError:
+        pass
+
+
+def _read_nonblocking(fd: int) -> bytes:
+    os.set_blocking(fd, False)
+    try:
+        return os.read(fd, 16)
+    except BlockingIOError:
+        return b""
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process whose real uid is the sandbox uid (normally none: the pid namespace is gone)."""
+    for _ in range(10):
+        found = False
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/status", "rb") as handle:
+                    uid_line = next(line for line in handle if line.startswith(b"Uid:"))
+                if int(uid_line.split()[1]) == uid:
+                    found = True
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except (OSError, StopIteration, ValueError):
+                continue
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+# --- the output directory ----------------------------------------------------------------------
+
+@dataclasses.dataclass
+class _OutputScan:
+    total_bytes: int = 0
+    entries: int = 0
+    removed: int = 0  # symbolic links and special files (removed by _reclaim_output)
+    problem: str | None = None  # why the output breaks the limits, as a participant-facing phrase
+
+
+def _scan_output(root: Path, limits: Limits) -> _OutputScan:
+    """Size and entry count of ``root`` without following symlinks; stops at the first problem."""
+    scan = _OutputScan()
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    try:
+        top = os.open(root, flags)
+    except OSError:
+        return scan
+    stack = [(top, os.scandir(top))]
+    try:
+        while stack and scan.problem is None:
+            fd, entries = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                entries.close()
+                os.close(fd)
+                stack.pop()
+                continue
+            scan.entries += 1
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+                if stat.S_ISDIR(mode):
+                    if len(stack) >= _OUTPUT_MAX_DEPTH:
+                        scan.problem = f"nested directories more than {_OUTPUT_MAX_DEPTH} levels deep"
+                        break
+                    child = os.open(entry.name, flags, dir_fd=fd)
+                    stack.append((child, os.scandir(child)))
+                elif stat.S_ISREG(mode):
+                    scan.total_bytes += entry.stat(follow_symlinks=False).st_size
+                else:
+                    scan.removed += 1
+            except OSError:  # changed under our feet while the program runs
+                continue
+            if scan.total_bytes > limits.output_bytes:
+                scan.problem = f"more than {_format_bytes(limits.output_bytes)} of output"
+            elif scan.entries > limits.output_files:
+                scan.problem = f"more than {limits.output_files} files in /output"
+    finally:
+        for fd, entries in stack:
+            entries.close()
+            os.close(fd)
+    return scan
+
+
+def _reclaim_output(root: Path) -> None:
+    """Give the output back to the caller: own it, normal modes, only regular files and directories.
+
+    Only called on a tree that passed _scan_output (bounded size and depth) after every process of
+    the sandbox uid is gone.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+    top = os.open(root, flags)
+    stack = [(top, list(os.scandir(top)))]
+    try:
+        while stack:
+            fd, entries = stack[-1]
+            if not entries:
+                os.close(fd)
+                stack.pop()
+                continue
+            entry = entries.pop()
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
+                os.chmod(entry.name, 0o755, dir_fd=fd)
+                child = os.open(entry.name, flags, dir_fd=fd)
+                stack.append((child, list(os.scandir(child))))
+            elif stat.S_ISREG(mode):
+                os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
+                os.chmod(entry.name, 0o644, dir_fd=fd)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    finally:
+        for fd, _ in stack:
+            os.close(fd)
+    os.chown(root, uid, gid)
+
+
+def _wipe(root: Path) -> None:
+    """Empty ``root`` however deep or large the tree is (rm copes where shutil.rmtree would recurse)."""
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(root)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root.mkdir(parents=True, exist_ok=True)
+
+
+# --- turning what happened into a status and a sentence -----------------------------------------
+
+_MEMORY_PATTERNS = ("MemoryError", "Unable to allocate", "std::bad_alloc", "Cannot allocate memory",
+                    "out of memory")
+_PROCESS_PATTERNS = ("BlockingIOError: [Errno 11]", "can't start new thread", "Resource temporarily unavailable")
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
+
+
+def _classify(watch: _Watch, scan: _OutputScan, limits: Limits) -> tuple[Status, str]:
+    stderr = watch.stderr.text()
+    code = watch.exit_code
+    signum = code - 128 if code is not None and code > 128 else None
+    if watch.stopped_for == "wall":
+        return "timeout", f"the program ran longer than {_format_seconds(limits.wall_seconds)} and was stopped"
+    if watch.stopped_for and watch.stopped_for.startswith("print:"):
+        stream = watch.stopped_for.split(":", 1)[1]
+        return "output_limit", (f"the program printed more than {_format_bytes(limits.print_bytes)} to {stream} "
+                                "and was stopped")
+    if watch.stopped_for and watch.stopped_for.startswith("output:"):
+        return "output_limit", f"the program wrote {watch.stopped_for.split(':', 1)[1]} and was stopped"
+    if scan.problem:
+        return "output_limit", f"the program wrote {scan.problem}; the output was discarded"
+    if code == 0:
+        return "ok", "the program finished successfully"
+    if signum == signal.SIGXCPU or (signum == signal.SIGKILL and watch.cpu_seconds >= limits.cpu_seconds):
+        return "timeout", (f"the program used more than {_format_seconds(limits.cpu_seconds)} of CPU time "
+                           "and was stopped")
+    if signum == signal.SIGXFSZ or "[Errno 27] File too large" in stderr:
+        return "output_limit", (f"the program wrote a file larger than {_format_bytes(limits.output_bytes)} "
+                                "and was stopped")
+    if any(pattern in stderr for pattern in _MEMORY_PATTERNS):
+        return "memory", f"the program used more than {_format_bytes(limits.memory_bytes)} of memory and was stopped"
+    missing = _MISSING_MODULE.findall(stderr)
+    if missing:
+        module = missing[-1]
+        if module.split(".")[0] in {name for _, name in ALLOWED_PACKAGES}:
+            return "failed", f"the program failed: module '{module}' does not exist"
+        return "failed", (f"module '{module}' is not available in the sandbox (neither in the submitted code nor "
+                          f"among the allowed packages: {ALLOWED_DESCRIPTION})")
+    if any(pattern in stderr for pattern in _PROCESS_PATTERNS):
+        return "failed", (f"the program tried to run more than {limits.max_processes} processes or threads at once "
+                          "and failed")
+    if signum is not None:
+        name = _signal_name(signum)
+        if signum == signal.SIGKILL:
+            return "killed", "the program was killed (SIGKILL), probably because the machine ran out of memory"
+        return "killed", f"the program was killed by signal {name}"
+    last_line = next((line.strip() for line in reversed(stderr.splitlines()) if line.strip()), "")
+    detail = f": {last_line[:300]}" if last_line else ""
+    return "failed", f"the program exited with status {code}{detail}"
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def _format_bytes(count: float) -> str:
+    for unit, size in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{int(count)} bytes"
+
+
+def _format_seconds(seconds: float) -> str:
+    return f"{seconds:g} seconds" if seconds != 1 else "1 second"
