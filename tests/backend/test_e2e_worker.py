@@ -139,3 +139,26 @@ def test_memory_limit_fails_the_run_and_the_worker_takes_the_next_job(users, big
         worker.stop()
     assert first.status == "failed" and "out of memory" in first.failure_reason, first.failure_reason
     assert second.status == "scored"
+
+
+def test_vision_zip_upload_is_scored_per_concept_like_the_offline_cli(vision_challenge, users, vision_data_dir,
+                                                                        celery_worker_process, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from fixtures import synthetic
+
+    submission = synthetic.random_vision_submission(vision_data_dir, concepts=("Cupcake", "Hawk", "Sushi"), seed=3)
+    path = synthetic.write_vision_submission(tmp_path / "train_sets.zip", submission, fmt="zip")
+    client = APIClient()
+    client.force_authenticate(users["bob"])
+    created = client.post("/api/submissions/", {
+        "challenge": "vision", "benchmark": "concepts",
+        "file": SimpleUploadedFile("train_sets.zip", path.read_bytes())}, format="multipart")
+    assert created.status_code == 201, created.json()
+    scored = wait_for_status(Submission.objects.get(pk=created.json()["id"]), {"scored", "failed"})
+    assert scored.status == "scored", scored.failure_reason
+    expected = offline_score("vision-selection", vision_data_dir, path)
+    board = client.get("/api/challenges/vision/benchmarks/concepts/leaderboard/").json()
+    row = board["rows"][0]
+    assert row["score"] == pytest.approx(expected, abs=1e-12)
+    assert {c["key"] for c in board["columns"]} >= {"mean_f1", "f1_Cupcake", "f1_Hawk", "f1_Sushi"}
