@@ -48,8 +48,8 @@ def extract_code_archive(archive: Path | bytes, dest: Path, *, max_bytes: int = 
             raise CodeArchiveError(f"the code archive contains an unsafe path: {info.filename}")
         if not path.parts or _SKIPPED & set(path.parts) or path.suffix == ".pyc":
             continue
-        mode = info.external_attr >> 16
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        file_type = stat.S_IFMT(info.external_attr >> 16)  # 0 when the tool stored no Unix type
+        if file_type not in (0, stat.S_IFREG, stat.S_IFDIR):
             raise CodeArchiveError(f"the code archive may contain only files and folders: {info.filename} is not")
         entries.append((info, path))
     files = [(info, path) for info, path in entries if not info.is_dir()]

@@ -7,20 +7,22 @@ at ``/inputs/<name>``, a writable ``/output`` bound from ``output_dir``, a priva
 only the standard library and the allowed packages (numpy, scipy, scikit-learn, pandas, pyarrow,
 PyYAML). See docs/sandbox.md for the threat model.
 
-How the process is confined (all of it is needed; each piece is checked by tests/sandbox):
+How the process is confined (tests/sandbox tries to break each piece):
 
-* bubblewrap runs as root (it needs CAP_SYS_ADMIN to build the mount namespace from paths that
-  only root can reach, such as a Python installed under /root) with new pid, net, ipc, uts, cgroup
-  and mount namespaces, ``--die-with-parent`` and ``--new-session``;
+* bubblewrap runs as root, without a user namespace (root can bind paths the sandbox user cannot
+  reach, such as a Python installed under /root), with new pid, net, ipc, uts, cgroup and mount
+  namespaces, ``--die-with-parent``, ``--new-session`` and ``--as-pid-1`` (so that bubblewrap
+  reaps the program itself and ``wait4`` reports its CPU time and peak memory);
 * inside, ``setpriv`` drops to a dedicated unprivileged host uid (``_UID_BASE`` + the calling
-  thread's id), clears supplementary groups and every capability; no_new_privs is set;
+  thread's id), clears supplementary groups and every capability and re-arms the parent-death
+  signal (the uid change clears it); no_new_privs is set;
 * ``prlimit`` (set before bubblewrap starts, inherited by everything inside) caps address space,
   CPU seconds per process, file size, open files and the number of processes of that uid
   (RLIMIT_NPROC is per real uid, which is why the program must not run as root);
 * a seccomp filter (``seccomp.py``) refuses user namespaces, mount, bpf, keyrings, io_uring, ...;
-* the runner enforces wall time, stdout/stderr volume and the size of ``/output`` from outside,
-  kills the whole sandbox (its process group; the pid namespace takes every descendant with it)
-  and afterwards kills anything still running under the sandbox uid.
+* the runner enforces wall time, stdout/stderr volume and the size of ``/output`` from outside:
+  it kills every process of the sandbox uid (the pid namespace dies with its pid 1), then
+  bubblewrap's process group if it has not exited a second later.
 
 This module must not import Django: the Celery worker calls it from a service function.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import math
 import os
 import re
 import selectors
@@ -168,38 +171,11 @@ def run_in_sandbox(
     _kill_uid(uid)
     os.chown(output_dir, uid, uid)
     os.chmod(output_dir, 0o755)
-
-    data_fds: list[int] = []
     try:
-        bwrap_args = _bwrap_args(code_dir, inputs, output_dir, limits, uid, data_fds)
-        args_fd = _memfd("bwrap-args", b"".join(arg.encode() + b"\0" for arg in bwrap_args))
-        data_fds.append(args_fd)
-        started_read, started_write = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                ["prlimit", *_prlimit_args(limits), "--", "bwrap", "--args", str(args_fd), "--", *_launcher(uid),
-                 *command],
-                # stdin is the write end of the "started" pipe (see _launcher); never the worker's stdin.
-                stdin=started_write, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                pass_fds=data_fds, close_fds=True, start_new_session=True,
-                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
-            )
-        except OSError as error:
-            raise SandboxError(f"could not start the sandbox: {error}") from error
-        finally:
-            os.close(started_write)
-            for fd in data_fds:
-                os.close(fd)
-            data_fds.clear()
-        try:
-            watch = _watch(proc, uid, output_dir, limits)
-        finally:
-            _kill_uid(uid)
-        started = _read_nonblocking(started_read)
-        os.close(started_read)
-    finally:
-        for fd in data_fds:
-            os.close(fd)
+        watch, started = _start_and_watch(code_dir, command, inputs, output_dir, limits, uid)
+    except BaseException:
+        _wipe(output_dir)  # give the (empty) directory back to the caller
+        raise
 
     scan = _scan_output(output_dir, limits)
     if not started:
@@ -244,7 +220,7 @@ class _PythonRuntime:
     prefix: str  # its installation prefix, bound read-only at the same path unless under /usr
     site_dirs: tuple[str, ...]  # replaced by an empty tmpfs holding only the allowed packages
     packages: tuple[tuple[str, str], ...]  # (source path, name inside site-packages)
-    hidden: tuple[str, ...]  # other Python installations, hidden behind empty tmpfs
+    hidden: tuple[str, ...]  # paths under /usr hidden behind an empty tmpfs
 
 
 @lru_cache(maxsize=1)
@@ -269,7 +245,10 @@ def _python_runtime() -> _PythonRuntime:
             source = Path(str(dist.locate_file(top)))
             if source.exists():
                 packages[top] = str(source)
-    hidden = []
+    # Everything under /usr is visible in the sandbox; hide other Python installations (their packages
+    # are not allowed) and, when they live under /usr, the worker's virtualenv and this project.
+    hidden = [path for path in (os.path.realpath(sys.prefix), str(Path(__file__).resolve().parents[2]))
+              if path.startswith("/usr/") and path != prefix and not prefix.startswith(path + "/")]
     for pattern_dir in ("/usr/lib", "/usr/local/lib"):
         for candidate in sorted(Path(pattern_dir).glob("python3*")):
             real = os.path.realpath(candidate)
@@ -352,7 +331,7 @@ def _launcher(uid: int) -> list[str]:
 
 
 def _prlimit_args(limits: Limits) -> list[str]:
-    cpu = int(limits.cpu_seconds)
+    cpu = math.ceil(limits.cpu_seconds)
     return [
         f"--as={limits.memory_bytes}:{limits.memory_bytes}",
         f"--cpu={cpu}:{cpu + 1}",  # SIGXCPU at the soft limit (ignored by pid 1), SIGKILL 1 s later
@@ -390,6 +369,38 @@ def _require_readable(path: Path, label: str, want_dir: bool = False) -> None:
 
 
 # --- supervising the run -----------------------------------------------------------------------
+
+def _start_and_watch(code_dir: Path, command: Sequence[str], inputs: Mapping[str, Path], output_dir: Path,
+                     limits: Limits, uid: int) -> tuple[_Watch, bool]:
+    """Start prlimit + bwrap + the launcher, supervise until the end; (what happened, setup succeeded)."""
+    pass_fds: list[int] = []
+    started_read, started_write = os.pipe()
+    try:
+        bwrap_args = _bwrap_args(code_dir, inputs, output_dir, limits, uid, pass_fds)
+        pass_fds.append(_memfd("bwrap-args", b"".join(arg.encode() + b"\0" for arg in bwrap_args)))
+        try:
+            proc = subprocess.Popen(
+                ["prlimit", *_prlimit_args(limits), "--", "bwrap", "--args", str(pass_fds[-1]), "--",
+                 *_launcher(uid), *command],
+                # stdin is the write end of the "started" pipe (see _launcher); never the worker's stdin.
+                stdin=started_write, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=pass_fds, close_fds=True, start_new_session=True,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+            )
+        except OSError as error:
+            raise SandboxError(f"could not start the sandbox: {error}") from error
+        finally:
+            os.close(started_write)
+            for fd in pass_fds:
+                os.close(fd)
+        try:
+            watch = _watch(proc, uid, output_dir, limits)
+        finally:
+            _kill_uid(uid)
+        return watch, bool(_read_nonblocking(started_read))
+    finally:
+        os.close(started_read)
+
 
 class _CappedBuffer:
     """Keeps the first and the last ``limit // 2`` bytes of a stream and counts the rest."""
@@ -668,6 +679,9 @@ def _classify(watch: _Watch, scan: _OutputScan, limits: Limits) -> tuple[Status,
             return "failed", f"the program failed: module '{module}' does not exist"
         return "failed", (f"module '{module}' is not available in the sandbox (neither in the submitted code nor "
                           f"among the allowed packages: {ALLOWED_DESCRIPTION})")
+    if "[Errno 28] No space left on device" in stderr:
+        return "failed", (f"the program ran out of scratch space: /tmp holds at most {_format_bytes(limits.tmp_bytes)} "
+                          f"and /dev/shm {_format_bytes(limits.shm_bytes)}")
     if any(pattern in stderr for pattern in _PROCESS_PATTERNS):
         return "failed", (f"the program tried to run more than {limits.max_processes} processes or threads at once "
                           "and failed")

@@ -31,7 +31,7 @@ def compare_outputs(expected: Path, produced: Path) -> tuple[bool, str]:
         if not produced.is_dir():
             return False, f"the code produced a single file where the submission is a directory ({expected.name})"
         wanted = sorted(p.relative_to(expected).as_posix() for p in expected.rglob("*") if p.is_file())
-        missing = [name for name in wanted if not _is_regular(produced / name)]
+        missing = [name for name in wanted if not _is_regular(produced / name, within=produced)]
         if missing:
             more = f" (and {len(missing) - 1} other submitted files)" if len(missing) > 1 else ""
             return False, f"the code did not produce {missing[0]}{more}"
@@ -45,7 +45,10 @@ def compare_outputs(expected: Path, produced: Path) -> tuple[bool, str]:
     return _compare_file(expected, produced, expected.name)
 
 
-def _is_regular(path: Path) -> bool:
+def _is_regular(path: Path, within: Path | None = None) -> bool:
+    """A regular file reached without symbolic links (never read a host file through a link)."""
+    if within is not None and not path.resolve().is_relative_to(within.resolve()):
+        return False
     return path.is_file() and not path.is_symlink()
 
 

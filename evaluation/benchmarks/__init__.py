@@ -1,2 +1,2 @@
 """Built-in benchmark types; importing a module registers its type."""
-from . import speech_selection, vision_selection  # noqa: F401
+from . import debugging, slicing, speech_selection, test_set, training_set, valuation, vision_selection  # noqa: F401

@@ -1,0 +1,163 @@
+"""Data valuation (DataPerf Table 1): predict the accuracy of training on A ∪ B_k before B_k is labelled.
+
+The organizer ships a labelled set A and unlabelled candidate sets B_k. Participants submit, per
+candidate, the test accuracy they expect from the fixed model trained on A ∪ B_k with B_k's true
+labels. Score: mean absolute error against the actual accuracies (lower is better). The actual
+accuracies depend only on the data and the model, so they are computed once per loaded problem.
+Layout: docs/benchmarks/valuation.md.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
+from ..data_io import check_name, embeddings, int_column, read_table, str_column, unique_ids, write_table
+from ..models import accuracy, check_model, fit_predict
+from ..registry import register
+from ..submission_io import check_ids, collect_files, decode_text, parse_float, read_csv
+
+
+@dataclasses.dataclass(eq=False)
+class ValuationProblem:
+    X_a: np.ndarray
+    y_a: np.ndarray
+    candidates: dict[str, np.ndarray]              # candidate_id -> (m, d) features
+    candidate_labels: dict[str, np.ndarray] | None  # hidden, row-aligned with candidates
+    X_test: np.ndarray | None                       # hidden
+    y_test: np.ndarray | None
+    # (model, seed) -> {"base": accuracy on A alone, "candidates": {candidate_id: accuracy}}
+    truth: dict = dataclasses.field(default_factory=dict, repr=False)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
+
+    def true_accuracies(self, model: str, seed: int, progress: ProgressCallback = no_progress) -> dict:
+        """Train the fixed model on A and on each A ∪ B_k once; cached for every later submission."""
+        if self.candidate_labels is None or self.X_test is None:
+            raise DataError("hidden data (hidden/candidate_labels.parquet, hidden/test.parquet) not available")
+        check_model(model)
+        with self.lock:
+            key = (model, seed)
+            if key not in self.truth:
+                base = accuracy(fit_predict(model, self.X_a, self.y_a, self.X_test, seed), self.y_test)
+                values = {}
+                for position, (cid, X_b) in enumerate(self.candidates.items()):
+                    progress(position / len(self.candidates), f"training on A + {cid}")
+                    X = np.vstack([self.X_a, X_b])
+                    y = np.concatenate([self.y_a, self.candidate_labels[cid]])
+                    values[cid] = accuracy(fit_predict(model, X, y, self.X_test, seed), self.y_test)
+                self.truth[key] = {"base": base, "candidates": values}
+            return self.truth[key]
+
+
+def write_data_dir(out_dir: Path, X_a, y_a, candidates: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                   X_test, y_test) -> Path:
+    """Write a valuation data directory; ``candidates`` maps candidate_id -> (X_b, y_b)."""
+    out_dir = Path(out_dir)
+    write_table(out_dir / "a.parquet", {"id": [f"a-{i}" for i in range(len(y_a))], "encoding": np.asarray(X_a),
+                                        "label": np.asarray(y_a, np.int64)})
+    label_rows = {"candidate_id": [], "id": [], "label": []}
+    for cid, (X_b, y_b) in candidates.items():
+        check_name(cid, "candidate_id")
+        ids = [f"{cid}-{i}" for i in range(len(y_b))]
+        write_table(out_dir / "candidates" / f"{cid}.parquet", {"id": ids, "encoding": np.asarray(X_b)})
+        label_rows["candidate_id"] += [cid] * len(ids)
+        label_rows["id"] += ids
+        label_rows["label"] += np.asarray(y_b, np.int64).tolist()
+    write_table(out_dir / "hidden" / "candidate_labels.parquet", label_rows)
+    write_table(out_dir / "hidden" / "test.parquet", {"encoding": np.asarray(X_test), "label": np.asarray(y_test, np.int64)})
+    return out_dir
+
+
+def _load_candidate_labels(path: Path, candidates: dict[str, list[str]]) -> dict[str, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    table = read_table(path, ["candidate_id", "id", "label"])
+    labels = {}
+    groups: dict[str, dict[str, int]] = {}
+    for cid, item, label in zip(str_column(table, "candidate_id", path.name), str_column(table, "id", path.name),
+                                int_column(table, "label", path.name)):
+        groups.setdefault(cid, {})[item] = int(label)
+    for cid, ids in candidates.items():
+        known = groups.get(cid, {})
+        missing = [item for item in ids if item not in known]
+        if missing:
+            raise DataError(f"{path.name}: no label for {len(missing)} row(s) of candidate {cid} (e.g. {missing[0]!r})")
+        labels[cid] = np.array([known[item] for item in ids], dtype=np.int64)
+    return labels
+
+
+@register
+class Valuation(BenchmarkType):
+    slug = "valuation"
+    title = "Data valuation"
+    kind = "valuation"
+    metrics = (
+        Metric("mae", "Mean absolute error of predicted accuracy", higher_is_better=False),
+        Metric("max_abs_error", "Largest absolute error", higher_is_better=False),
+        Metric("spearman", "Spearman rank correlation with actual accuracy", higher_is_better=True),
+    )
+    primary_metric = "mae"
+    hidden_patterns = ("hidden/*",)
+    submission_suffixes = (".csv",)
+    default_config = {
+        "model": "logreg",   # fixed model trained on A ∪ B_k (evaluation.models)
+        "seed": 0,
+    }
+
+    def load_problem(self, data_dir: Path, config: dict[str, Any]) -> ValuationProblem:
+        data_dir = Path(data_dir)
+        check_model(config["model"])
+        a = read_table(data_dir / "a.parquet", ["encoding", "label"])
+        X_a, y_a = embeddings(a, name="a.parquet"), int_column(a, "label", "a.parquet")
+        paths = sorted((data_dir / "candidates").glob("*.parquet"))
+        if not paths:
+            raise DataError(f"{data_dir}: no candidates/<candidate_id>.parquet files")
+        candidates, candidate_ids = {}, {}
+        for path in paths:
+            table = read_table(path, ["id", "encoding"])
+            ids = str_column(table, "id", path.name)
+            unique_ids(ids, path.name)
+            candidates[path.stem], candidate_ids[path.stem] = embeddings(table, name=path.name), ids
+            if candidates[path.stem].shape[1] != X_a.shape[1]:
+                raise DataError(f"{path.name}: {candidates[path.stem].shape[1]} dims, a.parquet has {X_a.shape[1]}")
+        labels = _load_candidate_labels(data_dir / "hidden" / "candidate_labels.parquet", candidate_ids)
+        X_test = y_test = None
+        if (data_dir / "hidden" / "test.parquet").is_file():
+            test = read_table(data_dir / "hidden" / "test.parquet", ["encoding", "label"])
+            X_test, y_test = embeddings(test, name="test.parquet"), int_column(test, "label", "test.parquet")
+        return ValuationProblem(X_a, y_a, candidates, labels, X_test, y_test)
+
+    def load_submission(self, problem: ValuationProblem, path: Path, config: dict[str, Any]) -> dict[str, float]:
+        files = collect_files(Path(path), (".csv",))
+        if len(files) != 1:
+            raise SubmissionError(f"{Path(path).name}: expected one CSV file candidate_id,predicted_accuracy")
+        name, data = next(iter(files.items()))
+        rows = read_csv(decode_text(data, name), name, ["candidate_id", "predicted_accuracy"])
+        predictions = {values["candidate_id"]: parse_float(values["predicted_accuracy"], f"{name}, line {line}", 0.0, 1.0)
+                       for line, values in rows}
+        check_ids([(line, values["candidate_id"]) for line, values in rows], set(problem.candidates), name,
+                  what="candidate_id", complete=True)
+        return predictions
+
+    def evaluate(self, problem: ValuationProblem, solution: dict[str, float], config: dict[str, Any],
+                 progress: ProgressCallback = no_progress) -> Result:
+        truth = problem.true_accuracies(config["model"], int(config["seed"]), progress)["candidates"]
+        ids = list(problem.candidates)
+        predicted = np.array([solution[cid] for cid in ids])
+        actual = np.array([truth[cid] for cid in ids])
+        errors = np.abs(predicted - actual)
+        # undefined for one candidate or constant values: reported as 0 (no rank information)
+        defined = len(ids) > 1 and np.ptp(predicted) > 0 and np.ptp(actual) > 0
+        rho = spearmanr(predicted, actual).statistic if defined else 0.0
+        progress(1.0, "done")
+        # Only aggregates: per-candidate errors would reveal the hidden accuracies.
+        return Result(
+            scores={"mae": float(errors.mean()), "max_abs_error": float(errors.max()),
+                    "spearman": float(rho)},
+            details={"candidates": len(ids), "spearman_defined": bool(defined), "model": config["model"]},
+        )

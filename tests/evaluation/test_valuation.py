@@ -1,0 +1,130 @@
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from evaluation import DataError, SubmissionError, registry
+from evaluation.benchmarks import valuation as val
+from evaluation.models import accuracy, fit_predict
+
+BENCH = val.Valuation()
+
+
+def blobs(rng, n, shift=0.0, only=None):
+    y = rng.integers(0, 2, n) if only is None else np.full(n, only)
+    X = rng.normal(size=(n, 6)) + np.where(y[:, None] == 1, 1.0, -1.0) + shift
+    return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X_a, y_a = blobs(rng, 12)
+    candidates = {"small": blobs(rng, 5), "large": blobs(rng, 150), "shifted": blobs(rng, 100, shift=2.5),
+                  "one-class": blobs(rng, 80, only=1)}
+    X_test, y_test = blobs(rng, 300)
+    out = val.write_data_dir(tmp_path_factory.mktemp("valuation"), X_a, y_a, candidates, X_test, y_test)
+    problem = BENCH.load_problem(out, BENCH.config())
+    expected = {cid: accuracy(fit_predict("logreg", np.vstack([X_a, X_b]), np.concatenate([y_a, y_b]), X_test), y_test)
+                for cid, (X_b, y_b) in candidates.items()}
+    return out, problem, expected
+
+
+def submit(problem, tmp_path, predictions, name="pred.csv"):
+    path = tmp_path / name
+    path.write_text("candidate_id,predicted_accuracy\n" + "".join(f"{c},{p}\n" for c, p in predictions.items()))
+    return BENCH.load_submission(problem, path, BENCH.config())
+
+
+def test_true_accuracies_are_the_fixed_model_on_a_union_b(data):
+    _, problem, expected = data
+    truth = problem.true_accuracies("logreg", 0)["candidates"]
+    assert truth == expected
+    assert len(set(truth.values())) > 1   # the candidates differ in value
+
+
+def test_scores(data, tmp_path):
+    _, problem, expected = data
+    perfect = BENCH.evaluate(problem, submit(problem, tmp_path, expected), BENCH.config())
+    assert perfect.scores == {"mae": 0.0, "max_abs_error": 0.0, "spearman": pytest.approx(1.0)}
+    shifted = {cid: max(0.0, value - 0.1) for cid, value in expected.items()}
+    result = BENCH.evaluate(problem, submit(problem, tmp_path, shifted), BENCH.config())
+    errors = [abs(shifted[c] - expected[c]) for c in expected]
+    assert result.scores["mae"] == pytest.approx(np.mean(errors))
+    assert result.scores["max_abs_error"] == pytest.approx(max(errors))
+    # details are aggregates only: per-candidate numbers would reveal the hidden accuracies
+    assert set(result.details) == {"candidates", "spearman_defined", "model"}
+    json.dumps(result.as_dict(BENCH.primary_metric), allow_nan=False)
+
+
+def test_constant_prediction_has_undefined_rank_correlation(data, tmp_path):
+    _, problem, expected = data
+    result = BENCH.evaluate(problem, submit(problem, tmp_path, {c: 0.5 for c in expected}), BENCH.config())
+    assert result.scores["spearman"] == 0.0 and result.details["spearman_defined"] is False
+    assert result.scores["mae"] == pytest.approx(np.mean([abs(0.5 - v) for v in expected.values()]))
+
+
+def test_true_accuracies_computed_once(data, tmp_path, monkeypatch):
+    data_dir, _, expected = data
+    problem = BENCH.load_problem(data_dir, BENCH.config())
+    calls = []
+    real = val.fit_predict
+    monkeypatch.setattr(val, "fit_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    solution = submit(problem, tmp_path, expected)
+    BENCH.evaluate(problem, solution, BENCH.config())
+    first = len(calls)
+    assert first == len(expected) + 1   # A alone + each A ∪ B_k
+    BENCH.evaluate(problem, solution, BENCH.config())
+    assert len(calls) == first
+
+
+@pytest.mark.parametrize("body, message", [
+    ("small,0.5\nlarge,0.5\nshifted,0.5\n", r"1 candidate_id\(s\) missing: 'one-class'"),
+    ("small,0.5\nsmall,0.6\nlarge,0.5\nshifted,0.5\none-class,0.5\n", r"line 3: candidate_id 'small' appears twice"),
+    ("small,0.5\nbig,0.5\n", r"line 3: unknown candidate_id 'big'"),
+    ("small,1.5\n", r"line 2: 1.5 is outside \[0.0, 1.0\]"),
+    ("small,high\n", r"line 2: 'high' is not a number"),
+    ("small,nan\n", r"line 2: 'nan' is not a finite number"),
+])
+def test_submission_errors(data, tmp_path, body, message):
+    _, problem, _ = data
+    path = tmp_path / "pred.csv"
+    path.write_text("candidate_id,predicted_accuracy\n" + body)
+    with pytest.raises(SubmissionError, match=message):
+        BENCH.load_submission(problem, path, BENCH.config())
+
+
+def test_submission_shape_errors(data, tmp_path):
+    _, problem, _ = data
+    path = tmp_path / "pred.csv"
+    path.write_text("candidate,accuracy\nsmall,0.5\n")
+    with pytest.raises(SubmissionError, match="header must have column"):
+        BENCH.load_submission(problem, path, BENCH.config())
+    archive = tmp_path / "two.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.csv", "x")
+        zf.writestr("b.csv", "y")
+    with pytest.raises(SubmissionError, match="expected one CSV"):
+        BENCH.load_submission(problem, archive, BENCH.config())
+
+
+def test_layout_errors_and_public_copy(data, tmp_path):
+    data_dir, _, expected = data
+    assert isinstance(registry.get("valuation"), val.Valuation)
+    assert BENCH.is_hidden("hidden/test.parquet") and not BENCH.is_hidden("candidates/small.parquet")
+    with pytest.raises(DataError, match="missing data file a.parquet"):
+        BENCH.load_problem(tmp_path, BENCH.config())
+    public = tmp_path / "public"
+    (public / "candidates").mkdir(parents=True)
+    (public / "a.parquet").write_bytes((data_dir / "a.parquet").read_bytes())
+    with pytest.raises(DataError, match="no candidates"):
+        BENCH.load_problem(public, BENCH.config())
+    for path in (data_dir / "candidates").iterdir():
+        (public / "candidates" / path.name).write_bytes(path.read_bytes())
+    problem = BENCH.load_problem(public, BENCH.config())
+    solution = submit(problem, tmp_path, expected)          # participants can validate offline
+    with pytest.raises(DataError, match="hidden data"):
+        BENCH.evaluate(problem, solution, BENCH.config())
+    with pytest.raises(DataError, match="unknown model"):
+        BENCH.load_problem(data_dir, BENCH.config({"model": "svm"}))
