@@ -94,6 +94,10 @@ class BenchmarkType:
     def is_hidden(self, relative_path: str) -> bool:
         return any(fnmatch.fnmatch(relative_path, pattern) for pattern in self.hidden_patterns)
 
+    def metrics_for(self, config: dict[str, Any]) -> tuple[Metric, ...]:
+        """The metrics a benchmark with this config reports (types with per-task columns override)."""
+        return self.metrics
+
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
             if metric.key == key:
@@ -114,3 +118,30 @@ class BenchmarkType:
     ) -> Result:
         """Score a validated solution against the problem's hidden ground truth."""
         raise NotImplementedError
+
+    # --- optional hooks -----------------------------------------------------------------------
+    def task_ids(self, problem: Any) -> list[str]:
+        """Independent parts of a submission that may be scored on different workers.
+
+        Types that return two or more ids implement ``evaluate_task`` (a JSON-serialisable dict per
+        task) and ``combine`` (task dicts -> Result), with ``evaluate`` equal to their combination.
+        """
+        return []
+
+    def evaluate_task(self, problem: Any, solution: Any, task_id: str, config: dict[str, Any],
+                      progress: ProgressCallback = no_progress) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def combine(self, task_results: list[dict[str, Any]]) -> Result:
+        raise NotImplementedError
+
+    def background_details(self, problem: Any, solution: Any, config: dict[str, Any],
+                           progress: ProgressCallback = no_progress) -> dict[str, Any] | None:
+        """Extra, slower material for the submission page (e.g. plot curves), computed after scoring.
+
+        Must contain aggregates only, coarse enough not to reveal hidden labels."""
+        return None
+
+    def data_summary(self, problem: Any, config: dict[str, Any]) -> dict[str, Any]:
+        """Public-safe facts about the benchmark's data shown on its page (sizes, baseline accuracies)."""
+        return {}

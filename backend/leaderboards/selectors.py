@@ -29,7 +29,7 @@ class Column:
 def columns_for(benchmark: Benchmark) -> list[Column]:
     benchmark_type = benchmark.benchmark_type
     primary = benchmark_type.primary_metric
-    ordered = sorted(benchmark_type.metrics, key=lambda m: m.key != primary)
+    ordered = sorted(benchmark_type.metrics_for(benchmark.effective_config), key=lambda m: m.key != primary)
     spread_keys = {m.spread_key for m in ordered if m.spread_key}
     return [Column(m.key, m.label, m.higher_is_better, m.spread_key) for m in ordered if m.key not in spread_keys]
 

@@ -383,6 +383,17 @@ def oracle_curve(problem: DebugProblem, task_id: str, config: Mapping[str, Any] 
     return _curve(problem, task_id, np.concatenate([np.flatnonzero(wrong), np.flatnonzero(~wrong)]), config)
 
 
+CURVE_POINTS = 30
+
+
+def _downsample(curve: dict) -> dict:
+    """Keep about CURVE_POINTS evenly spaced steps (and the last) of a curve."""
+    n = len(curve["accuracy"])
+    keep = sorted(set(np.linspace(0, n - 1, num=min(n, CURVE_POINTS)).round().astype(int).tolist()))
+    return {"fixes": [curve["fixes"][i] for i in keep], "accuracy": [curve["accuracy"][i] for i in keep],
+            "target_accuracy": curve["target_accuracy"], "fraction_fixes": curve["fraction_fixes"]}
+
+
 def _task(problem: DebugProblem, task_id: str) -> DebugTask:
     try:
         return problem.tasks[task_id]
@@ -537,6 +548,36 @@ class Debugging(BenchmarkType):
                 "model": results[0]["model"],
             },
         )
+
+    def background_details(self, problem: DebugProblem, solution: DebugSolution, config: dict[str, Any],
+                           progress: ProgressCallback = no_progress) -> dict[str, Any]:
+        """Accuracy-vs-inspections curves of the submission, a random order and the oracle, per task.
+
+        Downsampled to at most CURVE_POINTS points: a full-resolution curve would show which single
+        fix changed the accuracy, i.e. which rows were mislabelled."""
+        curves = {}
+        task_ids = self.task_ids(problem)
+        for position, task_id in enumerate(task_ids):
+            progress(position / len(task_ids), f"curves for task {task_id}")
+            curves[task_id] = {
+                name: _downsample(curve) for name, curve in (
+                    ("submission", full_curve(problem, solution, task_id, config)),
+                    ("random", random_curve(problem, task_id, config, seed=0)),
+                    ("oracle", oracle_curve(problem, task_id, config)),
+                )
+            }
+        return {"curves": curves}
+
+    def data_summary(self, problem: DebugProblem, config: dict[str, Any]) -> dict[str, Any]:
+        """Per task: training-set size and the fixed model's accuracy with noisy vs clean labels."""
+        tasks = {}
+        for task_id in self.task_ids(problem):
+            task = _task(problem, task_id)
+            scorer = get_scorer(task, config)
+            noisy, clean = scorer.cached("noisy"), scorer.cached("clean")
+            tasks[task_id] = {"train_size": task.size, "noisy_accuracy": noisy, "clean_accuracy": clean,
+                              "accuracy_gap": round(clean - noisy, 4)}
+        return {"model": config["model"], "tasks": tasks}
 
     def evaluate(self, problem: DebugProblem, solution: DebugSolution, config: dict[str, Any],
                  progress: ProgressCallback = no_progress) -> Result:
