@@ -80,6 +80,9 @@ class BenchmarkType:
     hidden_patterns: ClassVar[tuple[str, ...]] = ()
     # Submission file name suffixes accepted by the upload form (e.g. ".json", ".zip").
     submission_suffixes: ClassVar[tuple[str, ...]] = ()
+    # Key under which ``background_details`` adds its material to a scored submission's details
+    # (None: the type has no background extras).
+    background_key: ClassVar[str | None] = None
     # Default ``config`` values; the organizer may override them per benchmark.
     default_config: ClassVar[dict[str, Any]] = {}
 
@@ -137,9 +140,8 @@ class BenchmarkType:
 
     def background_details(self, problem: Any, solution: Any, config: dict[str, Any],
                            progress: ProgressCallback = no_progress) -> dict[str, Any] | None:
-        """Extra, slower material for the submission page (e.g. plot curves), computed after scoring.
-
-        Must contain aggregates only, coarse enough not to reveal hidden labels."""
+        """Extra, slower material for the submission page (e.g. plot curves), computed after scoring;
+        returns ``{background_key: ...}``. Aggregates only, coarse enough not to reveal hidden labels."""
         return None
 
     def data_summary(self, problem: Any, config: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: database ids repeat across tests, cache keys would too."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def speech_data_dir(tmp_path_factory) -> Path:
     from fixtures import synthetic
@@ -109,7 +118,7 @@ class Worker:
         self.log_path = log_dir / f"worker-{time.time_ns()}.log"
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "evaluation,default",
+            [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "evaluation,sandbox,default",
              "-c", str(concurrency), "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
              "-n", f"test-{time.time_ns()}@%h"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -88,6 +88,8 @@ class Benchmark(models.Model):
     order = models.PositiveIntegerField(default=0)
     weight = models.FloatField(default=1.0, help_text="Default weight in the challenge's combined leaderboard.")
     time_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Public-safe facts about the data (sizes, noisy vs clean accuracy), computed when data is attached.
+    data_summary = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["challenge", "order", "id"]

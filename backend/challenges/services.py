@@ -42,7 +42,10 @@ def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetA
     """Replace a benchmark's data with the files of ``data_dir`` (official layout), split into a
     public and a hidden archive. The data is validated by loading it first."""
     benchmark_type = benchmark.benchmark_type
-    benchmark_type.load_problem(Path(data_dir), benchmark.effective_config)  # raises DataError on bad layout
+    config = benchmark.effective_config
+    problem = benchmark_type.load_problem(Path(data_dir), config)  # raises DataError on bad layout
+    benchmark.data_summary = benchmark_type.data_summary(problem, config)
+    benchmark.save(update_fields=["data_summary"])
     public, hidden = split_data_directory(benchmark_type, Path(data_dir))
     benchmark.artifacts.all().delete()
     created = []

@@ -32,7 +32,11 @@ def benchmark_detail(request, slug: str, benchmark: str):
     challenge = benchmark.challenge
     phase = selectors.current_phase(challenge)
     benchmark_type = benchmark.benchmark_type
+    summary_tasks = benchmark.data_summary.get("tasks", {})
+    summary_columns = sorted({key for values in summary_tasks.values() for key in values})
     return render(request, "challenges/benchmark.html", {
+        "summary_columns": [c.replace("_", " ") for c in summary_columns],
+        "summary_rows": [(task, [values.get(c, "") for c in summary_columns]) for task, values in summary_tasks.items()],
         "challenge": challenge,
         "benchmark": benchmark,
         "benchmark_type": benchmark_type,

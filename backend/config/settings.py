@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "backend.submissions",
     "backend.leaderboards",
     "backend.verification",
+    "backend.closed_division",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +171,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"backend.submissions.tasks.evaluate_submission": {"queue": "evaluation"}}
+CELERY_TASK_ROUTES = {
+    "backend.submissions.tasks.evaluate_submission": {"queue": "evaluation"},
+    "backend.submissions.tasks.evaluate_submission_part": {"queue": "evaluation"},
+    # Closed division: participants' code in the sandbox (docs/sandbox.md: ideally its own worker).
+    "backend.closed_division.tasks.*": {"queue": "sandbox"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "reap-stuck-submissions": {
@@ -188,6 +194,8 @@ EVALUATION_TIME_LIMIT_SECONDS = env_int("EVALUATION_TIME_LIMIT_SECONDS", 1800)
 EVALUATION_MEMORY_LIMIT_MB = env_int("EVALUATION_MEMORY_LIMIT_MB", 8192)
 # A running job whose heartbeat is older than its time limit plus this grace is failed by the reaper.
 EVALUATION_REAPER_GRACE_SECONDS = env_int("EVALUATION_REAPER_GRACE_SECONDS", 120)
+# Split submissions whose type has independent tasks (debugging) into one Celery job per task.
+EVALUATION_FAN_OUT = env_bool("EVALUATION_FAN_OUT", True)
 # Queued jobs older than this are re-sent to the broker (a lost message must not leave a job stuck).
 EVALUATION_REQUEUE_AFTER_SECONDS = env_int("EVALUATION_REQUEUE_AFTER_SECONDS", 900)
 

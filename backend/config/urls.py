@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
@@ -35,6 +35,8 @@ urlpatterns = [
     path("api/challenges/<slug:slug>/", challenges_api.ChallengeDetailApi.as_view(), name="api-challenge"),
     path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/data/", challenges_api.PublicDataApi.as_view(),
          name="api-public-data"),
+    path("api/challenges/<slug:slug>/leaderboard/", leaderboards_api.ChallengeLeaderboardApi.as_view(),
+         name="api-challenge-leaderboard"),
     path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/leaderboard/", leaderboards_api.LeaderboardApi.as_view(),
          name="api-leaderboard"),
     path("api/submissions/", submissions_api.SubmissionListCreateApi.as_view(), name="api-submissions"),
@@ -44,4 +46,8 @@ urlpatterns = [
     path("api/submissions/<int:pk>/rerun/", submissions_api.SubmissionRerunApi.as_view(), name="api-submission-rerun"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # Test-set verification, rounds and the data ratchet (pages /verify/..., API /api/verify/...)
+    path("", include("backend.verification.urls")),
+    # Closed division: starter kits, code runs, re-verification
+    path("", include("backend.closed_division.urls")),
 ]

@@ -1,5 +1,8 @@
 """Leaderboard API: ranked rows, and a cheap version check for live pages."""
-from django.http import Http404
+import csv
+import io
+
+from django.http import Http404, HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,18 +28,28 @@ class LeaderboardApi(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
         OpenApiParameter("since", int, description="a version you have; if unchanged, only {changed: false} is returned"),
+        OpenApiParameter("export", str, enum=["csv"], description="download the ranked rows as CSV"),
     ])
     def get(self, request, slug: str, benchmark: str):
         benchmark, phase = resolve(request.user, slug, benchmark, request.query_params.get("phase"))
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         version = selectors.leaderboard_version(phase)
+        if request.query_params.get("export") == "csv":
+            phase.leaderboard_version = version
+            rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
+            keys = [c.key for c in selectors.columns_for(benchmark)]
+            return _csv_response(
+                f"{benchmark.challenge.slug}-{benchmark.slug}-leaderboard.csv",
+                ["rank", "entrant", "baseline", "division", "submitted_at", *keys],
+                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys]]
+                 for r in rows])
         since = request.query_params.get("since")
         if since is not None and since == str(version):
             return Response({"changed": False, "version": version})
         phase.leaderboard_version = version
         rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
-        columns = selectors.columns_for(benchmark)
+        columns = selectors.columns_for(benchmark, phase)
         return Response({
             "changed": True,
             "version": version,
@@ -44,3 +57,46 @@ class LeaderboardApi(APIView):
             "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better} for c in columns],
             "rows": [{k: v for k, v in row.items() if k not in ("user_id", "team_id", "entrant_key")} for row in rows],
         })
+
+
+def _csv_response(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class ChallengeLeaderboardApi(APIView):
+    """All benchmarks of a challenge combined: raw and normalised primary scores, default weights,
+    aggregate ranking. ``?export=csv`` downloads it as CSV."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[
+        OpenApiParameter("phase", int, description="phase id; default: the current phase"),
+        OpenApiParameter("export", str, enum=["csv", "json"], description="download as a file"),
+    ])
+    def get(self, request, slug: str):
+        challenge = challenge_selectors.get_visible_challenge(request.user, slug)
+        phase_id = request.query_params.get("phase")
+        phase = challenge.phases.filter(pk=phase_id).first() if phase_id else challenge_selectors.current_phase(challenge)
+        if phase is None:
+            raise Http404("No such phase.")
+        if not selectors.can_view_leaderboard(request.user, phase):
+            return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
+        board = selectors.challenge_leaderboard(phase, request.user)
+        board["version"] = selectors.leaderboard_version(phase)
+        export = request.query_params.get("export")
+        if export == "csv":
+            slugs = [b["slug"] for b in board["benchmarks"]]
+            return _csv_response(
+                f"{challenge.slug}-leaderboard.csv", ["rank", "entrant", "baseline", "aggregate", *slugs],
+                [[r["rank"], r["entrant"], r["is_baseline"], r["aggregate"], *[r["scores"][s] for s in slugs]]
+                 for r in board["rows"]])
+        response = Response(board)
+        if export == "json":
+            response["Content-Disposition"] = f'attachment; filename="{challenge.slug}-leaderboard.json"'
+        return response

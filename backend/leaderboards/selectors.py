@@ -26,12 +26,44 @@ class Column:
     spread_key: str | None = None
 
 
-def columns_for(benchmark: Benchmark) -> list[Column]:
+def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column]:
     benchmark_type = benchmark.benchmark_type
     primary = benchmark_type.primary_metric
     ordered = sorted(benchmark_type.metrics_for(benchmark.effective_config), key=lambda m: m.key != primary)
     spread_keys = {m.spread_key for m in ordered if m.spread_key}
-    return [Column(m.key, m.label, m.higher_is_better, m.spread_key) for m in ordered if m.key not in spread_keys]
+    return [Column(m.key, m.label, m.higher_is_better, m.spread_key) for m in ordered if m.key not in spread_keys] \
+        + _closed_division_columns(benchmark, phase)
+
+
+def _closed_division_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column]:
+    """The "concealed tasks" column, once the phase shows the algorithms' concealed-task scores."""
+    from backend.closed_division import selectors as closed
+
+    phase = phase or challenge_selectors.current_phase(benchmark.challenge)
+    if not closed.concealed_scores_visible(phase) or not closed.has_concealed_tasks(benchmark):
+        return []
+    primary = benchmark.benchmark_type.metric(benchmark.benchmark_type.primary_metric)
+    return [Column(closed.CONCEALED_COLUMN, f"Concealed tasks ({primary.label})", primary.higher_is_better)]
+
+
+def _apply_closed_division(rows: list[dict]) -> list[dict]:
+    """Closed-division rows count only once their code reproduced the submitted file: the others
+    are marked and unranked, after the ranked rows. Adds ``reproduced`` and ``verification``."""
+    from backend.closed_division import selectors as closed
+
+    runs = closed.verification_by_submission([r["submission_id"] for r in rows if r["division"] == "closed"])
+    for row in rows:
+        status, concealed = runs.get(row["submission_id"], (None, None))
+        row["verification"] = status if row["division"] == "closed" else None
+        row["reproduced"] = status == "reproduced" if row["division"] == "closed" else None
+        if row["reproduced"] is False:
+            row["rank"] = None
+        if closed.CONCEALED_COLUMN in row["metrics"]:
+            row["metrics"][closed.CONCEALED_COLUMN] = concealed if row["reproduced"] else None
+    ranked = [r for r in rows if r["rank"] is not None]
+    for position, row in enumerate(ranked, start=1):
+        row["rank"] = position
+    return ranked + [r for r in rows if r["rank"] is None]
 
 
 def can_view_leaderboard(user, phase: Phase) -> bool:
@@ -80,7 +112,7 @@ def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
     rows = cache.get(key)
     if rows is not None:
         return rows
-    columns = columns_for(benchmark)
+    columns = columns_for(benchmark, phase)
     submissions = list(_ranked_queryset(phase, benchmark))
     scores: dict[int, dict[str, float | None]] = {}
     for score in Score.objects.filter(submission__in=[s.pk for s in submissions]):
@@ -105,6 +137,7 @@ def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
             "metrics": {c.key: values.get(c.key) for c in columns},
             "spreads": {c.key: values.get(c.spread_key) for c in columns if c.spread_key},
         })
+    rows = _apply_closed_division(rows)
     cache.set(key, rows, timeout=3600)
     return rows
 
@@ -118,3 +151,61 @@ def rows_for_viewer(rows: list[dict], phase: Phase, user) -> list[dict]:
 
 def leaderboard_version(phase: Phase) -> int:
     return Phase.objects.filter(pk=phase.pk).values_list("leaderboard_version", flat=True).first() or 0
+
+
+# --- the challenge leaderboard: benchmarks combined ------------------------------------------------
+
+def normalized_scores(values: dict[str, float | None], higher_is_better: bool) -> dict[str, float]:
+    """Min-max normalise one benchmark's scores to [0, 1], 1 = best; entrants without a score get 0.
+    Metrics differ in scale and direction, so only normalised scores can be weighted together."""
+    present = {k: (v if higher_is_better else -v) for k, v in values.items() if v is not None}
+    if not present:
+        return {k: 0.0 for k in values}
+    low, high = min(present.values()), max(present.values())
+    return {k: (1.0 if high == low else (present[k] - low) / (high - low)) if k in present else 0.0 for k in values}
+
+
+def weighted_aggregate(normalized: dict[str, dict[str, float]], weights: dict[str, float]) -> dict[str, float]:
+    """Weighted mean over benchmarks of each entrant's normalised score (the page recomputes this
+    in JavaScript when the sliders move; keep the two in step)."""
+    total = sum(max(w, 0.0) for w in weights.values())
+    entrants = {e for per_benchmark in normalized.values() for e in per_benchmark}
+    if total == 0:
+        return {e: 0.0 for e in entrants}
+    return {e: sum(max(weights[b], 0.0) * normalized[b].get(e, 0.0) for b in normalized) / total for e in entrants}
+
+
+def challenge_leaderboard(phase: Phase, user) -> dict:
+    """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, with the
+    organizer's default weights and the aggregate ranking."""
+    benchmarks = list(phase.challenge.benchmarks.all())
+    entrants: dict[str, dict] = {}
+    raw: dict[str, dict[str, float | None]] = {}
+    columns = []
+    for benchmark in benchmarks:
+        benchmark_type = benchmark.benchmark_type
+        metric = benchmark_type.metric(benchmark_type.primary_metric)
+        columns.append({"slug": benchmark.slug, "title": benchmark.title, "metric": metric.label,
+                        "higher_is_better": metric.higher_is_better, "weight": benchmark.weight})
+        rows = rows_for_viewer(leaderboard_rows(phase, benchmark), phase, user)
+        raw[benchmark.slug] = {}
+        for row in rows:
+            entrants.setdefault(row["entrant_key"], {"entrant": row["entrant"], "is_baseline": row["is_baseline"]})
+            raw[benchmark.slug][row["entrant_key"]] = row["score"]
+    for slug in raw:
+        for key in entrants:
+            raw[slug].setdefault(key, None)
+    normalized = {c["slug"]: normalized_scores(raw[c["slug"]], c["higher_is_better"]) for c in columns}
+    aggregate = weighted_aggregate(normalized, {c["slug"]: c["weight"] for c in columns})
+    ordered = sorted(entrants, key=lambda key: (-aggregate.get(key, 0.0), entrants[key]["entrant"]))
+    return {
+        "benchmarks": columns,
+        "rows": [{
+            "rank": position,
+            "entrant": entrants[key]["entrant"],
+            "is_baseline": entrants[key]["is_baseline"],
+            "scores": {slug: raw[slug][key] for slug in raw},
+            "normalized": {slug: normalized[slug][key] for slug in normalized},
+            "aggregate": aggregate.get(key, 0.0),
+        } for position, key in enumerate(ordered, start=1)],
+    }

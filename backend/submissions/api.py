@@ -53,6 +53,8 @@ class SubmissionInput(serializers.Serializer):
     challenge = serializers.SlugField()
     benchmark = serializers.SlugField()
     file = serializers.FileField(allow_empty_file=True)
+    code = serializers.FileField(required=False, allow_empty_file=True,
+                                 help_text="Closed division: the code that produced the file (.zip or a single .py).")
     division = serializers.ChoiceField(choices=Submission.Division.choices, default=Submission.Division.OPEN)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     team = serializers.CharField(required=False, allow_blank=True, default="")
@@ -94,6 +96,7 @@ class SubmissionListCreateApi(APIView):
             submission = services.create_submission(
                 user=request.user, benchmark=benchmark, uploaded_file=values["file"], phase=phase,
                 division=values["division"], description=values["description"], team=team,
+                code_file=values.get("code"),
             )
         except services.SubmissionRejected as rejected:
             return _rejected(rejected)

@@ -79,3 +79,20 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.metric}={self.value}"
+
+
+class SubmissionPart(models.Model):
+    """One independently scored task of a submission (benchmark types that split into tasks run
+    each task as its own Celery job, possibly on different workers)."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="parts")
+    task_id = models.CharField(max_length=100)
+    result = models.JSONField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["submission", "task_id"], name="one_part_per_task")]
+        ordering = ["submission", "task_id"]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id}/{self.task_id}"

@@ -1,9 +1,12 @@
-"""Runs one evaluation on a worker: claim, load the (cached) problem, score, store.
+"""Runs evaluations on a worker: claim, load the (cached) problem, score, store.
 
 Hidden data is read here and only here; what leaves is the scores and the scorer's aggregate details.
+Types whose submissions split into tasks (``BenchmarkType.task_ids``) are fanned out: each task is its
+own Celery job (``run_part``) and the last one to finish combines the results.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import threading
@@ -46,12 +49,25 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
-def _progress_writer(submission_id: int, token: str, beat: _Heartbeat):
+@contextlib.contextmanager
+def _heartbeat(submission_id: int, token: str):
+    beat = _Heartbeat(submission_id, token)
+    beat.start()
+    try:
+        yield beat
+    finally:
+        beat.stop.set()
+        beat.join(timeout=2)
+
+
+def _progress_writer(submission_id: int, token: str, beat: _Heartbeat, *, write: bool = True):
     last = {"t": 0.0, "fraction": -1.0}
 
     def progress(fraction: float, message: str) -> None:
         if beat.lost_claim:
             raise Cancelled()
+        if not write:
+            return
         now = time.monotonic()
         # Throttle writes: twice a second at most, unless it is a big step.
         if now - last["t"] < 0.5 and fraction - last["fraction"] < 0.1 and fraction < 1.0:
@@ -63,12 +79,53 @@ def _progress_writer(submission_id: int, token: str, beat: _Heartbeat):
     return progress
 
 
-def _local_copy(submission: Submission, directory: Path) -> Path:
+def _load(submission: Submission, directory: Path):
+    """The benchmark's problem (cached per process) and the submission's validated solution."""
+    benchmark = submission.benchmark
+    problem = services.load_benchmark_problem(benchmark)
     path = directory / f"submission{Path(submission.file.name).suffix}"
     with submission.file.open("rb") as src, path.open("wb") as dst:
         for chunk in iter(lambda: src.read(1 << 20), b""):
             dst.write(chunk)
-    return path
+    return problem, benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
+
+
+@contextlib.contextmanager
+def _failures_reported(submission: Submission, token: str):
+    """Turn any exception of a scoring run into a failed submission with a readable reason."""
+    submission_id = submission.pk
+    try:
+        yield
+    except Cancelled:
+        log.info("submission %s: run stopped, it lost its claim", submission_id)
+    except evaluation.SubmissionError as error:
+        services.fail_evaluation(submission_id, token, f"invalid submission: {error}")
+    except SoftTimeLimitExceeded:
+        services.fail_evaluation(
+            submission_id, token, f"the evaluation exceeded its time limit of {submission.benchmark.effective_time_limit} s")
+    except MemoryError:
+        services.fail_evaluation(
+            submission_id, token,
+            f"the evaluation ran out of memory (limit {settings.EVALUATION_MEMORY_LIMIT_MB} MB per evaluation)")
+    except evaluation.DataError as error:
+        services.fail_evaluation(
+            submission_id, token, "the benchmark's data could not be loaded; the organizers have been told",
+            f"DataError: {error}")
+    except Exception:  # noqa: BLE001 - the participant gets a sentence, organizers the traceback
+        log.exception("submission %s: scorer crashed", submission_id)
+        services.fail_evaluation(
+            submission_id, token, "an internal error stopped the evaluation; the organizers can see the log and re-run it",
+            traceback.format_exc())
+
+
+def _complete(submission: Submission, token: str, result: evaluation.Result) -> None:
+    benchmark_type = submission.benchmark.benchmark_type
+    from django.db import transaction
+
+    with transaction.atomic():
+        if services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric) and \
+                benchmark_type.background_key:
+            services.request_background_details(submission, token)
 
 
 def run_evaluation(submission_id: int) -> None:
@@ -80,44 +137,51 @@ def run_evaluation(submission_id: int) -> None:
     submission, token = claimed
     benchmark = submission.benchmark
     benchmark_type = benchmark.benchmark_type
-    beat = _Heartbeat(submission_id, token)
-    beat.start()
-    try:
-        config = benchmark.effective_config
+    config = benchmark.effective_config
+    with _heartbeat(submission_id, token) as beat, _failures_reported(submission, token), \
+            tempfile.TemporaryDirectory() as tmp:
         progress = _progress_writer(submission_id, token, beat)
         progress(0.01, "loading benchmark data")
-        problem = services.load_benchmark_problem(benchmark)
+        problem, solution = _load(submission, Path(tmp))
+        task_ids = benchmark_type.task_ids(problem)
+        if settings.EVALUATION_FAN_OUT and len(task_ids) > 1:
+            services.start_parts(submission_id, token, task_ids)
+            return
+        progress(0.05, "scoring")
+        result = benchmark_type.evaluate(problem, solution, config, progress)
+        _complete(submission, token, result)
+
+
+def run_part(submission_id: int, token: str, task_id: str) -> None:
+    """Score one task of a fanned-out submission; the last task to finish combines and completes."""
+    close_old_connections()
+    submission = Submission.objects.filter(pk=submission_id, run_token=token, status=Submission.Status.RUNNING).first()
+    if submission is None:
+        return  # cancelled, re-run or already finished
+    benchmark_type = submission.benchmark.benchmark_type
+    config = submission.benchmark.effective_config
+    with _heartbeat(submission_id, token) as beat, _failures_reported(submission, token), \
+            tempfile.TemporaryDirectory() as tmp:
+        problem, solution = _load(submission, Path(tmp))
+        result = benchmark_type.evaluate_task(problem, solution, task_id, config,
+                                              _progress_writer(submission_id, token, beat, write=False))
+        all_results = services.record_part(submission_id, token, task_id, result)
+        if all_results is not None:
+            _complete(submission, token, benchmark_type.combine(all_results))
+
+
+def run_background_details(submission_id: int, token: str) -> None:
+    close_old_connections()
+    submission = Submission.objects.filter(pk=submission_id, run_token=token, status=Submission.Status.SCORED).first()
+    if submission is None:
+        return
+    benchmark_type = submission.benchmark.benchmark_type
+    try:
         with tempfile.TemporaryDirectory() as tmp:
-            path = _local_copy(submission, Path(tmp))
-            solution = benchmark_type.load_submission(problem, path, config)
-            progress(0.05, "scoring")
-            result = benchmark_type.evaluate(problem, solution, config, progress)
-    except Cancelled:
-        log.info("submission %s: run stopped, it lost its claim", submission_id)
-    except evaluation.SubmissionError as error:
-        services.fail_evaluation(submission_id, token, f"invalid submission: {error}")
-    except SoftTimeLimitExceeded:
-        services.fail_evaluation(
-            submission_id, token, f"the evaluation exceeded its time limit of {benchmark.effective_time_limit} s"
-        )
-    except MemoryError:
-        services.fail_evaluation(
-            submission_id, token,
-            f"the evaluation ran out of memory (limit {settings.EVALUATION_MEMORY_LIMIT_MB} MB per evaluation)",
-        )
-    except evaluation.DataError as error:
-        services.fail_evaluation(
-            submission_id, token, "the benchmark's data could not be loaded; the organizers have been told",
-            f"DataError: {error}",
-        )
-    except Exception:  # noqa: BLE001 - the participant gets a sentence, organizers the traceback
-        log.exception("submission %s: scorer crashed", submission_id)
-        services.fail_evaluation(
-            submission_id, token, "an internal error stopped the evaluation; the organizers can see the log and re-run it",
-            traceback.format_exc(),
-        )
-    else:
-        services.complete_evaluation(submission_id, token, result, benchmark_type.primary_metric)
-    finally:
-        beat.stop.set()
-        beat.join(timeout=2)
+            problem, solution = _load(submission, Path(tmp))
+            extra = benchmark_type.background_details(problem, solution, submission.benchmark.effective_config)
+    except Exception:  # noqa: BLE001 - extras are optional; the score stands
+        log.exception("submission %s: background details failed", submission_id)
+        return
+    if extra:
+        services.attach_background_details(submission_id, token, extra)

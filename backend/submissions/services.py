@@ -21,7 +21,7 @@ from backend.challenges.models import Benchmark, Phase
 from backend.core.files import sha256_of
 from evaluation import cache as problem_cache
 
-from .models import Score, Submission
+from .models import Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
 S = Submission.Status
@@ -123,7 +123,11 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
 def create_submission(
     *, user: User, benchmark: Benchmark, uploaded_file, phase: Phase | None = None, division: str = "open",
     description: str = "", team: Team | None = None, is_baseline: bool = False, baseline_name: str = "",
+    code_file=None,
 ) -> Submission:
+    """``code_file``: in the closed division, the code that produced ``uploaded_file`` (see closed_division)."""
+    from backend.closed_division import services as closed_division
+
     challenge = benchmark.challenge
     is_organizer = challenge_selectors.organizes(user, challenge)
     if not challenge.is_published and not is_organizer:
@@ -143,6 +147,7 @@ def create_submission(
     if team is not None and not team.members.filter(pk=user.pk).exists():
         raise SubmissionRejected("team", f"you are not a member of team {team.name!r}")
     _check_file(phase, benchmark, uploaded_file)
+    closed_division.check_code_upload(phase=phase, division=division, code_file=code_file)
 
     suffix = Path(uploaded_file.name).suffix
     with tempfile.TemporaryDirectory() as tmp:
@@ -172,6 +177,8 @@ def create_submission(
         submission.file.save(f"{uuid.uuid4().hex}{suffix}", uploaded_file, save=False)
         submission.save()
         _enqueue_on_commit(submission)
+        if code_file is not None:
+            closed_division.attach_code(submission, code_file)  # queues the sandbox run after commit
     return submission
 
 
@@ -257,6 +264,61 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
     return True
 
 
+def start_parts(submission_id: int, token: str, task_ids: list[str]) -> bool:
+    """Fan a submission's independent tasks out as separate Celery jobs (sent after commit)."""
+    from . import tasks
+
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id, run_token=token, status=S.RUNNING).first()
+        if submission is None:
+            return False
+        submission.parts.all().delete()
+        SubmissionPart.objects.bulk_create([SubmissionPart(submission=submission, task_id=t) for t in task_ids])
+        submission.progress_message = f"scoring {len(task_ids)} tasks on the workers"
+        submission.heartbeat_at = timezone.now()
+        submission.save(update_fields=["progress_message", "heartbeat_at"])
+        limit = submission.benchmark.effective_time_limit
+        for task_id in task_ids:
+            transaction.on_commit(lambda t=task_id: tasks.evaluate_submission_part.apply_async(
+                (submission_id, token, t), soft_time_limit=limit, time_limit=limit + 30))
+    return True
+
+
+def record_part(submission_id: int, token: str, task_id: str, result: dict) -> list[dict] | None:
+    """Store one task's result. Returns every task's result when this was the last one missing
+    (exactly one caller gets them: the rows are locked), else None."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id, run_token=token, status=S.RUNNING).first()
+        if submission is None:
+            return None
+        stored = SubmissionPart.objects.filter(submission=submission, task_id=task_id, result__isnull=True).update(
+            result=result, finished_at=timezone.now())
+        parts = list(submission.parts.all())
+        done = sum(part.result is not None for part in parts)
+        Submission.objects.filter(pk=submission_id).update(
+            progress=done / len(parts), progress_message=f"{done} of {len(parts)} tasks scored", heartbeat_at=timezone.now())
+        if stored and done == len(parts):  # a duplicate delivery of a finished task stores nothing
+            return [part.result for part in parts]
+    return None
+
+
+def request_background_details(submission: Submission, token: str) -> None:
+    """Queue the slower extras (e.g. plot curves) of a scored submission, after commit."""
+    from . import tasks
+
+    transaction.on_commit(lambda: tasks.compute_background_details.delay(submission.pk, token))
+
+
+def attach_background_details(submission_id: int, token: str, extra: dict) -> bool:
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().filter(pk=submission_id, run_token=token, status=S.SCORED).first()
+        if submission is None:
+            return False
+        submission.details = {**submission.details, **extra}
+        submission.save(update_fields=["details"])
+    return True
+
+
 def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text: str = "") -> bool:
     with transaction.atomic():
         qs = Submission.objects.select_for_update().filter(pk=submission_id)
@@ -301,6 +363,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         was_scored = submission.status == S.SCORED
         _transition(submission, S.QUEUED)
         submission.scores.all().delete()
+        submission.parts.all().delete()
         submission.run_token = ""
         submission.progress = 0.0
         submission.progress_message = ""
@@ -326,7 +389,8 @@ def reap_stuck_submissions(now=None) -> dict[str, int]:
         limit = timedelta(seconds=submission.benchmark.effective_time_limit)
         last_sign = submission.heartbeat_at or submission.started_at or submission.created_at
         started = submission.started_at or submission.created_at
-        silent_too_long = now - last_sign > grace
+        # Fanned-out tasks may wait in the queue without a heartbeat; only their total time counts.
+        silent_too_long = now - last_sign > grace and not submission.parts.exists()
         over_time = now - started > limit + grace
         if silent_too_long or over_time:
             reason = (

@@ -45,3 +45,13 @@ def reap_stuck_submissions() -> dict:
     if any(counts.values()):
         log.warning("reaper: %s", counts)
     return counts
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def evaluate_submission_part(submission_id: int, token: str, task_id: str) -> None:
+    runner.run_part(submission_id, token, task_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def compute_background_details(submission_id: int, token: str) -> None:
+    runner.run_background_details(submission_id, token)

@@ -21,6 +21,7 @@ def upload(request, slug: str, benchmark: str):
         submission = services.create_submission(
             user=request.user, benchmark=benchmark, uploaded_file=request.FILES.get("file"),
             division=request.POST.get("division", "open"), description=request.POST.get("description", ""), team=team,
+            code_file=request.FILES.get("code"),
         )
     except services.SubmissionRejected as rejected:
         messages.error(request, f"Submission rejected — {rejected.field}: {rejected.message}")
@@ -39,6 +40,8 @@ def submission_detail(request, pk: int):
     submission = selectors.get_visible_submission(request.user, pk)
     return render(request, "submissions/detail.html", {
         "submission": submission,
+        # Which key of ``details`` the worker fills in after scoring (the page waits for it).
+        "extras_key": submission.benchmark.benchmark_type.background_key or "",
         "scores": selectors.scores_of(submission),
         "is_organizer": challenge_selectors.organizes(request.user, submission.benchmark.challenge),
     })

@@ -435,6 +435,7 @@ class Debugging(BenchmarkType):
     primary_metric = "fraction_fixes"
     hidden_patterns = ("embeddings/*_test_*.parquet", "data/*")
     submission_suffixes = (".txt", ".csv", ".zip")
+    background_key = "curves"
     default_config = {
         "tasks": [],                 # data_ids to score; empty = every *_train_* file found
         "model": "knn",              # knn | logreg | random_forest | dataperf-torch

@@ -29,6 +29,16 @@
       body.appendChild(tr);
     }
     detailsEl.textContent = JSON.stringify(data.details, null, 2);
+    root.dispatchEvent(new CustomEvent("submission:update", { detail: data }));
+  }
+
+  // Some benchmark types add slower extras (plot curves) after scoring: keep polling for them a while.
+  const extrasKey = root.dataset.extrasKey;
+  let extraPolls = 0;
+  function done(data) {
+    if (!terminal.has(data.status)) return false;
+    if (data.status !== "scored" || !extrasKey || (data.details && data.details[extrasKey])) return true;
+    return ++extraPolls > 120;
   }
 
   async function poll() {
@@ -37,7 +47,7 @@
       if (response.ok) {
         const data = await response.json();
         render(data);
-        if (terminal.has(data.status)) return;
+        if (done(data)) return;
       }
     } catch (error) { /* network blip: try again */ }
     setTimeout(poll, 1500);

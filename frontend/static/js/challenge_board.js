@@ -1,0 +1,87 @@
+// Overall challenge leaderboard: per-benchmark normalised scores combined with user-adjustable
+// weights. Re-ranking happens here in the browser, so slider moves are instant; the formula is the
+// same as backend/leaderboards/selectors.py:weighted_aggregate.
+(function () {
+  const root = document.getElementById("overall");
+  if (!root) return;
+  const table = document.getElementById("overall-table");
+  const weightsEl = document.getElementById("weights");
+  let board = null;
+  let weights = {};
+
+  function fmt(value) { return value === null || value === undefined ? "n/a" : Number(value).toFixed(4); }
+
+  function aggregate(row) {
+    let total = 0, sum = 0;
+    for (const b of board.benchmarks) {
+      const w = Math.max(weights[b.slug], 0);
+      total += w;
+      sum += w * (row.normalized[b.slug] || 0);
+    }
+    return total === 0 ? 0 : sum / total;
+  }
+
+  function renderTable() {
+    const rows = board.rows.map((row) => ({ row, score: aggregate(row) }));
+    rows.sort((a, b) => b.score - a.score || a.row.entrant.localeCompare(b.row.entrant));
+    const head = document.createElement("tr");
+    for (const text of ["#", "Entrant", "Aggregate"].concat(board.benchmarks.map((b) => b.title + (b.higher_is_better ? " ↑" : " ↓")))) {
+      const th = document.createElement("th");
+      th.textContent = text;
+      head.appendChild(th);
+    }
+    table.tHead.replaceChildren(head);
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    rows.forEach(({ row, score }, index) => {
+      const tr = document.createElement("tr");
+      if (row.is_baseline) tr.className = "baseline";
+      const cells = [index + 1, row.entrant, fmt(score)].concat(board.benchmarks.map((b) => fmt(row.scores[b.slug])));
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.appendChild(td);
+      }
+      body.appendChild(tr);
+    });
+  }
+
+  function renderSliders() {
+    weightsEl.replaceChildren();
+    for (const b of board.benchmarks) {
+      const label = document.createElement("label");
+      label.className = "weight";
+      const input = document.createElement("input");
+      Object.assign(input, { type: "range", min: "0", max: "5", step: "0.5", value: String(weights[b.slug]) });
+      input.dataset.benchmark = b.slug;
+      const value = document.createElement("span");
+      value.textContent = weights[b.slug];
+      input.addEventListener("input", () => {
+        weights[b.slug] = Number(input.value);
+        value.textContent = input.value;
+        renderTable();
+      });
+      label.append(b.title + " ", input, value);
+      weightsEl.appendChild(label);
+    }
+  }
+
+  function resetWeights() {
+    weights = Object.fromEntries(board.benchmarks.map((b) => [b.slug, b.weight]));
+    renderSliders();
+    renderTable();
+  }
+
+  async function load() {
+    const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = await response.json();
+    const first = board === null;
+    board = fresh;
+    if (first) resetWeights(); else renderTable();
+  }
+
+  document.getElementById("reset-weights").addEventListener("click", resetWeights);
+  load();
+  setInterval(load, 10000);
+})();
