@@ -105,6 +105,28 @@ def materialize_benchmark_data(benchmark: Benchmark) -> Path:
     return target
 
 
+@transaction.atomic
+def add_hidden_file(benchmark: Benchmark, relative_path: str, content: bytes) -> DatasetArtifact:
+    """Add one file to the benchmark's hidden data (a new hidden archive replaces the old one, so the
+    data version changes and workers unpack it afresh). Refuses to overwrite an existing file."""
+    old = benchmark.artifacts.filter(visibility=DatasetArtifact.Visibility.HIDDEN).first()
+    files: dict[str, bytes] = {}
+    if old is not None:
+        with old.file.open("rb") as fh, zipfile.ZipFile(fh) as zf:
+            files = {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    if relative_path in files:
+        raise ValueError(f"{relative_path} already exists in the hidden data")
+    files[relative_path] = content
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in files.items():
+            (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / name).write_bytes(data)
+        archive = _zip_files(Path(tmp), list(files))
+    if old is not None:
+        old.delete()
+    return create_artifact(benchmark, DatasetArtifact.Visibility.HIDDEN, f"{benchmark.slug}-hidden.zip", archive)
+
+
 def extract_public_data(benchmark: Benchmark, dest: Path) -> Path:
     """Unpack only the public archives (what a participant downloads) into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)

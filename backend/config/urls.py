@@ -44,6 +44,8 @@ urlpatterns = [
     path("api/submissions/<int:pk>/file/", submissions_api.SubmissionFileApi.as_view(), name="api-submission-file"),
     path("api/submissions/<int:pk>/cancel/", submissions_api.SubmissionCancelApi.as_view(), name="api-submission-cancel"),
     path("api/submissions/<int:pk>/rerun/", submissions_api.SubmissionRerunApi.as_view(), name="api-submission-rerun"),
+    path("api/submissions/<int:pk>/accept-slice/", submissions_api.SubmissionAcceptSliceApi.as_view(),
+         name="api-submission-accept-slice"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # Test-set verification, rounds and the data ratchet (pages /verify/..., API /api/verify/...)

@@ -151,3 +151,29 @@ class SubmissionCancelApi(_OrganizerActionApi):
 
 class SubmissionRerunApi(_OrganizerActionApi):
     perform = staticmethod(services.rerun_submission)
+
+
+class AcceptSliceInput(serializers.Serializer):
+    slice = serializers.CharField(max_length=200, help_text="the slice label as it appears in the submission")
+    name = serializers.CharField(max_length=100, help_text="name of the new ground-truth slice")
+
+
+class SubmissionAcceptSliceApi(APIView):
+    """Organizers: accept a slice this submission discovered into the benchmark's ground truth;
+    every scored submission of the benchmark is then re-scored."""
+
+    permission_classes = [IsOrganizer]
+
+    @extend_schema(request=AcceptSliceInput, responses={200: dict})
+    def post(self, request, pk: int):
+        submission = selectors.get_visible_submission(request.user, pk)
+        if not challenge_selectors.organizes(request.user, submission.benchmark.challenge):
+            return Response({"detail": "Only this challenge's organizers may do this.", "errors": {}}, status=403)
+        data = AcceptSliceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            rescored = services.accept_discovered_slice(
+                submission, label=data.validated_data["slice"], name=data.validated_data["name"], by=request.user)
+        except services.SubmissionRejected as rejected:
+            return _rejected(rejected)
+        return Response({"accepted": data.validated_data["name"], "rescored_submissions": rescored})

@@ -409,3 +409,39 @@ def reap_stuck_submissions(now=None) -> dict[str, int]:
             _enqueue_on_commit(submission)
         requeued += 1
     return {"failed": failed, "requeued": requeued}
+
+
+def accept_discovered_slice(submission: Submission, *, label: str, name: str, by: User) -> int:
+    """Add a slice a participant discovered to the benchmark's ground truth (paper §2.2) and re-score
+    every scored submission of the benchmark against the enlarged ground truth. Returns how many."""
+    from evaluation.benchmarks import slicing
+
+    from backend.challenges.services import add_hidden_file
+
+    benchmark = submission.benchmark
+    if benchmark.type_slug != slicing.Slicing.slug:
+        raise SubmissionRejected("submission", "only slicing submissions have slices to accept")
+    problem = load_benchmark_problem(benchmark)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"submission{Path(submission.file.name).suffix}"
+        with submission.file.open("rb") as src:
+            path.write_bytes(src.read())
+        try:
+            solution = benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
+            members = slicing.submitted_slice_members(problem, solution, label)
+        except evaluation.SubmissionError as error:
+            raise SubmissionRejected("slice", str(error)) from None
+    try:
+        relative_path, content = slicing.extra_slice_file(name, members)
+    except ValueError as error:
+        raise SubmissionRejected("name", str(error)) from None
+    with transaction.atomic():
+        try:
+            add_hidden_file(benchmark, relative_path, content)
+        except ValueError as error:
+            raise SubmissionRejected("name", f"a slice named {name!r} exists already ({error})", 409) from None
+        rescored = 0
+        for scored in Submission.objects.filter(benchmark=benchmark, status=S.SCORED):
+            rerun_submission(scored, by=by)
+            rescored += 1
+    return rescored

@@ -211,3 +211,23 @@ class Slicing(BenchmarkType):
             details={"slices": per_slice, "k": k, "submitted_slices": len(solution.labels)},
         )
 
+
+
+def submitted_slice_members(problem: SliceProblem, solution: SliceSolution, label: str) -> list[str]:
+    """Ids of the examples a submission put in its slice ``label`` (assigned, else ranked), e.g. for
+    an organizer who accepts a newly discovered slice into the ground truth."""
+    if label not in solution.labels:
+        raise SubmissionError(f"the submission has no slice {label!r} (its slices: {format_items(solution.labels)})")
+    number = solution.labels.index(label)
+    rows = np.flatnonzero(solution.assignment == number)
+    if not len(rows) and number in solution.scores:
+        rows = np.flatnonzero(np.isfinite(solution.scores[number]))
+    if not len(rows):
+        raise SubmissionError(f"slice {label!r} of the submission has no examples")
+    return [problem.ids[row] for row in rows]
+
+
+def extra_slice_file(name: str, members: Sequence[str]) -> tuple[str, bytes]:
+    """(relative path, content) of an organizer-approved extra slice in the data directory layout."""
+    check_name(name, "slice name")
+    return f"slices/{EXTRA_PREFIX}{name}.csv", ("\n".join(["id", *members]) + "\n").encode()

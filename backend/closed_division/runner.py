@@ -1,0 +1,176 @@
+"""Runs a closed-division submission's code on a worker (queue ``sandbox``).
+
+1. Verification: the code runs in the sandbox on the benchmark's *public* files (what participants
+   download); what it writes is compared with the submitted file (``compare_outputs``).
+2. Concealed tasks (only when it reproduced): the code runs on each concealed task's allowed
+   inputs (its public part); the output is scored here, outside the sandbox, against the task's
+   hidden data with the benchmark type's scorer.
+
+Hidden data never enters the sandbox: its inputs come only from ``services.public_inputs_dir`` and
+``services.concealed_inputs_dir``. A ``SandboxError`` is the platform's fault (the participant reads
+an "internal error" sentence, organizers the detail); anything the program does wrong is the
+participant's, reported with the runner's sentence.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+
+from django.db import close_old_connections, connection
+
+import evaluation
+from backend.sandbox import CodeArchiveError, SandboxError, compare_outputs, run_in_sandbox
+from evaluation import cache as problem_cache
+
+from . import services
+from .models import CodeRun, ConcealedRun, SandboxSettings
+
+log = logging.getLogger(__name__)
+R, C = CodeRun.Status, CodeRun.ConcealedStatus
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, code_run_id: int, token: str):
+        super().__init__(daemon=True, name=f"code-run-heartbeat-{code_run_id}")
+        self.code_run_id, self.token = code_run_id, token
+        self.stop = threading.Event()
+        self.lost_claim = False
+
+    def run(self) -> None:
+        try:
+            while not self.stop.wait(services.HEARTBEAT_SECONDS):
+                if not services.heartbeat(self.code_run_id, self.token):
+                    self.lost_claim = True
+                    return
+        finally:
+            connection.close()
+
+
+def _code_dir(run: CodeRun, scratch: Path) -> Path:
+    with run.code.open("rb") as fh:
+        data = fh.read()
+    return services.unpack_code(data, run.code_name, scratch / "code")
+
+
+def run_verification(code_run_id: int) -> None:
+    """Entry point of the ``verify_code`` task. Raises services.Busy if a live worker runs it."""
+    close_old_connections()
+    claimed = services.claim(code_run_id, services.VERIFY)
+    if claimed is None:
+        return
+    run, token = claimed
+    submission = run.submission
+    benchmark = submission.benchmark
+    config = benchmark.effective_config
+    limits = SandboxSettings.for_phase(submission.phase).limits()
+    beat = _Heartbeat(code_run_id, token)
+    beat.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dataperf-verify-") as tmp:
+            scratch = Path(tmp)
+            code_dir = _code_dir(run, scratch)
+            inputs = services.sandbox_inputs(services.public_inputs_dir(benchmark), config, scratch / "inputs")
+            command, output_name = services.sandbox_command(benchmark.benchmark_type, config)
+            result = run_in_sandbox(code_dir, command, inputs, scratch / "out", limits)
+            if result.ok:
+                expected = services.local_artifact(submission, scratch / "submitted")
+                produced = services.produced_artifact(result.output_dir, output_name, expected,
+                                                      Path(submission.original_name).suffix.lower())
+                same, sentence = compare_outputs(expected, produced)
+                status = R.REPRODUCED if same else R.NOT_REPRODUCED
+            else:
+                status, sentence = R.NOT_REPRODUCED, result.message
+    except SandboxError as error:
+        log.error("code run %s: sandbox error: %s", code_run_id, error)
+        services.finish_verification(code_run_id, token, R.FAILED, services.INTERNAL_MESSAGE,
+                                     log_text=f"SandboxError: {error}")
+    except CodeArchiveError as error:  # checked at upload; only a damaged stored file gets here
+        services.finish_verification(code_run_id, token, R.NOT_REPRODUCED, f"the code could not be unpacked: {error}")
+    except Exception:  # noqa: BLE001 - the participant gets a sentence, organizers the traceback
+        log.exception("code run %s: verification crashed", code_run_id)
+        services.finish_verification(code_run_id, token, R.FAILED, services.INTERNAL_MESSAGE,
+                                     log_text=traceback.format_exc())
+    else:
+        services.finish_verification(code_run_id, token, status, sentence, result)
+    finally:
+        beat.stop.set()
+        beat.join(timeout=2)
+
+
+def _public_failure(index: int, result) -> str:
+    """What the participant may read about a failure on a concealed task: the limit that stopped
+    it, never the program's own output (which could print the concealed task's data)."""
+    if result.status in ("timeout", "memory", "output_limit", "killed"):
+        return f"on concealed task {index}, {result.message}"
+    return f"on concealed task {index}, the program exited with status {result.exit_code}"
+
+
+def run_concealed(code_run_id: int) -> None:
+    """Entry point of the ``run_concealed_tasks`` task."""
+    close_old_connections()
+    claimed = services.claim(code_run_id, services.CONCEALED)
+    if claimed is None:
+        return
+    run, token = claimed
+    submission = run.submission
+    benchmark = submission.benchmark
+    benchmark_type = benchmark.benchmark_type
+    suffix = Path(submission.original_name).suffix.lower()
+    limits = SandboxSettings.for_phase(submission.phase).limits()
+    tasks = list(benchmark.concealed_tasks.all())
+    task_runs: list[dict] = []
+    status, message = (C.SCORED, f"scored on {len(tasks)} concealed task(s)") if tasks else (C.NONE, "")
+    beat = _Heartbeat(code_run_id, token)
+    beat.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dataperf-concealed-") as tmp:
+            scratch = Path(tmp)
+            code_dir = _code_dir(run, scratch)
+            for index, task in enumerate(tasks, start=1):
+                if beat.lost_claim:
+                    log.info("code run %s: concealed run stopped, it lost its claim", code_run_id)
+                    return
+                config = task.effective_config
+                inputs = services.sandbox_inputs(services.concealed_inputs_dir(task), config, scratch / f"inputs-{index}")
+                command, output_name = services.sandbox_command(benchmark_type, config)
+                result = run_in_sandbox(code_dir, command, inputs, scratch / f"out-{index}", limits)
+                entry = {"task": task, "stdout": result.stdout, "stderr": result.stderr,
+                         "wall_seconds": result.wall_seconds, "cpu_seconds": result.cpu_seconds,
+                         "peak_memory_bytes": result.peak_memory_bytes}
+                task_runs.append(entry)
+                if not result.ok:
+                    entry.update(status=ConcealedRun.Status.PROGRAM_FAILED, message=result.message)
+                    status, message = C.FAILED, _public_failure(index, result)
+                    break
+                produced = services.produced_artifact(result.output_dir, output_name, None, suffix)
+                # Scored here, outside the sandbox: the hidden part is read only now.
+                problem = problem_cache.load_problem(benchmark_type, services.concealed_data_dir(task), config)
+                try:
+                    solution = benchmark_type.load_submission(problem, produced, config)
+                except evaluation.SubmissionError as error:
+                    entry.update(status=ConcealedRun.Status.INVALID_OUTPUT, message=str(error))
+                    status = C.FAILED
+                    message = f"on concealed task {index}, the program's output was not a valid submission"
+                    break
+                scores = benchmark_type.evaluate(problem, solution, config).scores
+                entry.update(status=ConcealedRun.Status.SCORED, scores=scores,
+                             message=f"{benchmark_type.primary_metric} = {scores.get(benchmark_type.primary_metric)}")
+    except SandboxError as error:
+        log.error("code run %s: sandbox error on a concealed task: %s", code_run_id, error)
+        services.finish_concealed(code_run_id, token, status=C.FAILED, message=services.INTERNAL_MESSAGE,
+                                  task_runs=[], log_text=f"concealed: SandboxError: {error}")
+    except evaluation.DataError as error:
+        services.finish_concealed(code_run_id, token, status=C.FAILED, message=services.INTERNAL_MESSAGE,
+                                  task_runs=[], log_text=f"concealed: DataError: {error}")
+    except Exception:  # noqa: BLE001
+        log.exception("code run %s: concealed run crashed", code_run_id)
+        services.finish_concealed(code_run_id, token, status=C.FAILED, message=services.INTERNAL_MESSAGE,
+                                  task_runs=[], log_text="concealed: " + traceback.format_exc())
+    else:
+        services.finish_concealed(code_run_id, token, status=status, message=message, task_runs=task_runs)
+    finally:
+        beat.stop.set()
+        beat.join(timeout=2)

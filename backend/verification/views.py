@@ -1,0 +1,90 @@
+"""Server-rendered verification pages: the annotators' index and queue, the organizers' console."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from backend.challenges import selectors as challenge_selectors
+
+from . import selectors, services
+
+
+def _require_annotator(user) -> None:
+    if not selectors.can_verify(user):
+        raise PermissionDenied("Only annotators and organizers verify items.")
+
+
+@login_required
+def verify_home(request):
+    _require_annotator(request.user)
+    rows = [{"benchmark": b, "counts": selectors.queue_counts(request.user, b),
+             "organizer": challenge_selectors.organizes(request.user, b.challenge)}
+            for b in selectors.test_set_benchmarks(request.user)]
+    return render(request, "verification/home.html", {"rows": rows})
+
+
+@login_required
+def verify_queue(request, slug: str, benchmark: str):
+    _require_annotator(request.user)
+    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    return render(request, "verification/queue.html", {
+        "benchmark": benchmark, "challenge": benchmark.challenge,
+        "threshold": benchmark.effective_config["consensus_threshold"],
+        "is_organizer": challenge_selectors.organizes(request.user, benchmark.challenge),
+    })
+
+
+def _organizer_benchmark(request, slug: str, benchmark: str):
+    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    if not challenge_selectors.organizes(request.user, benchmark.challenge):
+        raise PermissionDenied("Only this challenge's organizers manage verification.")
+    return benchmark
+
+
+@login_required
+def manage(request, slug: str, benchmark: str):
+    benchmark = _organizer_benchmark(request, slug, benchmark)
+    overview = selectors.organizer_overview(benchmark)
+    return render(request, "verification/manage.html", {
+        "benchmark": benchmark, "challenge": benchmark.challenge, "report": selectors.agreement_report(benchmark),
+        "rounds": selectors.rounds_summary(benchmark), "overview": overview,
+        "round_scores": {r.number: selectors.round_detail_scores(r) for r in overview["rounds"]},
+        "class_names": selectors.problem_of(benchmark).class_names,
+    })
+
+
+@login_required
+@require_POST
+def manage_action(request, slug: str, benchmark: str):
+    benchmark = _organizer_benchmark(request, slug, benchmark)
+    action = request.POST.get("action", "")
+    try:
+        if action == "override":
+            target = selectors.get_target(benchmark, int(request.POST.get("target", 0) or 0))
+            target = services.override(user=request.user, target=target, verdict=request.POST.get("verdict", ""),
+                                       corrected_label=request.POST.get("corrected_label", ""),
+                                       reason=request.POST.get("reason", ""))
+            messages.success(request, f"{target.item_id} as {target.label!r}: {target.get_status_display()} (organizer verdict).")
+        elif action == "start_round":
+            round_ = services.start_next_round(user=request.user, benchmark=benchmark)
+            messages.success(request, f"Round {round_.number} started with {round_.promoted_targets.count()} promoted "
+                                      "item(s); ranked training sets are being re-scored in the background.")
+        elif action == "refresh_suite":
+            round_ = services.refresh_suite(user=request.user, benchmark=benchmark)
+            messages.success(request, f"Round {round_.number} suite: {', '.join(round_.suite_members)}.")
+        elif action == "recompute":
+            caught_up = services.ingest_missing(benchmark)
+            services.recompute_credits(benchmark)
+            messages.success(request, f"Credits recomputed ({caught_up} submission(s) caught up).")
+        elif action == "retry_round":
+            round_ = benchmark.verification_rounds.get(number=int(request.POST.get("round", 0) or 0))
+            count = services.retry_round_scores(user=request.user, round_=round_)
+            messages.success(request, f"Re-scoring {count} failed row(s) of round {round_.number}.")
+        else:
+            messages.error(request, f"Unknown action {action!r}.")
+    except services.VerificationRejected as error:
+        messages.error(request, f"Refused — {error.field}: {error.message}")
+    except (ValueError, benchmark.verification_rounds.model.DoesNotExist):
+        messages.error(request, "Refused — the form was incomplete.")
+    return redirect("verify-manage", slug=benchmark.challenge.slug, benchmark=benchmark.slug)
