@@ -123,9 +123,15 @@ def _complete(submission: Submission, token: str, result: evaluation.Result) -> 
     from django.db import transaction
 
     with transaction.atomic():
-        if services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric) and \
-                benchmark_type.background_key:
+        if not services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric):
+            return
+        if benchmark_type.background_key:
             services.request_background_details(submission, token)
+        if benchmark_type.kind == "test-set":
+            # Its items join the human-verification queue; credits are recomputed there.
+            from backend.verification import tasks as verification_tasks
+
+            transaction.on_commit(lambda: verification_tasks.ingest_submission.delay(submission.pk))
 
 
 def run_evaluation(submission_id: int) -> None:
