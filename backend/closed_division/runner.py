@@ -22,6 +22,7 @@ from pathlib import Path
 from django.db import close_old_connections, connection
 
 import evaluation
+from backend.core.files import UnsafeArchive
 from backend.sandbox import CodeArchiveError, SandboxError, compare_outputs, run_in_sandbox
 from evaluation import cache as problem_cache
 
@@ -76,7 +77,7 @@ def run_verification(code_run_id: int) -> None:
             command, output_name = services.sandbox_command(benchmark.benchmark_type, config)
             result = run_in_sandbox(code_dir, command, inputs, scratch / "out", limits)
             if result.ok:
-                expected = services.local_artifact(submission, scratch / "submitted")
+                expected = services.local_artifact(submission, scratch / "submitted", limits.output_bytes)
                 produced = services.produced_artifact(result.output_dir, output_name, expected,
                                                       Path(submission.original_name).suffix.lower())
                 same, sentence = compare_outputs(expected, produced)
@@ -89,6 +90,9 @@ def run_verification(code_run_id: int) -> None:
                                      log_text=f"SandboxError: {error}")
     except CodeArchiveError as error:  # checked at upload; only a damaged stored file gets here
         services.finish_verification(code_run_id, token, R.NOT_REPRODUCED, f"the code could not be unpacked: {error}")
+    except UnsafeArchive as error:
+        services.finish_verification(code_run_id, token, R.NOT_REPRODUCED,
+                                     f"the submitted zip cannot be compared with the code's output: {error}")
     except Exception:  # noqa: BLE001 - the participant gets a sentence, organizers the traceback
         log.exception("code run %s: verification crashed", code_run_id)
         services.finish_verification(code_run_id, token, R.FAILED, services.INTERNAL_MESSAGE,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -29,7 +28,7 @@ from typing import Callable
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 import evaluation
@@ -43,7 +42,6 @@ from evaluation.starter_kits import get_kit
 
 from .models import CodeRun, ConcealedRun, ConcealedTask, SandboxSettings
 
-log = logging.getLogger(__name__)
 R = CodeRun.Status
 C = CodeRun.ConcealedStatus
 
@@ -288,6 +286,33 @@ def _mean_scores(per_task: list[dict]) -> dict[str, float | None]:
     return means
 
 
+def requeue_stale_code_runs(now=None) -> int:
+    """Beat-scheduled: re-send code runs whose message the broker may have lost. Pending for longer
+    than EVALUATION_REQUEUE_AFTER_SECONDS, or running with a heartbeat silent for longer than
+    EVALUATION_REAPER_GRACE_SECONDS (the new message takes the run over; ``claim`` gives up after
+    MAX_ATTEMPTS starts). Returns how many were re-sent."""
+    now = now or timezone.now()
+    stale_queue = now - timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_SECONDS)
+    silent = now - timedelta(seconds=settings.EVALUATION_REAPER_GRACE_SECONDS)
+    count = 0
+    candidates = CodeRun.objects.filter(
+        Q(status=R.PENDING, queued_at__lt=stale_queue)
+        | Q(concealed_status=C.PENDING, heartbeat_at__lt=stale_queue)
+        | Q(status=R.RUNNING, heartbeat_at__lt=silent)
+        | Q(concealed_status=C.RUNNING, heartbeat_at__lt=silent)
+    ).select_related("submission__benchmark", "submission__phase")
+    for run in candidates:
+        with transaction.atomic():
+            if run.status == R.PENDING:
+                CodeRun.objects.filter(pk=run.pk, status=R.PENDING).update(queued_at=now)
+            elif run.concealed_status == C.PENDING:
+                CodeRun.objects.filter(pk=run.pk, concealed_status=C.PENDING).update(heartbeat_at=now)
+            stage = VERIFY if run.status in (R.PENDING, R.RUNNING) else CONCEALED
+            _enqueue_on_commit(run, stage)
+        count += 1
+    return count
+
+
 # --- what the sandbox sees ---------------------------------------------------------------------------
 
 def _world_readable(root: Path) -> None:
@@ -371,9 +396,11 @@ def sandbox_inputs(data_dir: Path, config: dict, scratch: Path) -> dict[str, Pat
     return {"data": data_dir, "config.json": config_path}
 
 
-def local_artifact(submission: Submission, dest: Path) -> Path:
+def local_artifact(submission: Submission, dest: Path, max_bytes: int) -> Path:
     """The submitted file, copied to ``dest`` under its original name; a .zip is unpacked into a
-    directory (its single top-level folder, if any), since programs write the files themselves."""
+    directory (its single top-level folder, if any), since programs write the files themselves.
+    Raises UnsafeArchive when the zip unpacks to more than ``max_bytes`` (the sandbox's output
+    limit: the code could not have produced it)."""
     dest.mkdir(parents=True, exist_ok=True)
     name = Path(submission.original_name).name or f"submission{Path(submission.file.name).suffix}"
     path = dest / name
@@ -385,7 +412,7 @@ def local_artifact(submission: Submission, dest: Path) -> Path:
     if unpacked == path:
         unpacked = dest / "submission"
     with zipfile.ZipFile(path) as archive:
-        safe_extract_zip(archive, unpacked)
+        safe_extract_zip(archive, unpacked, max_bytes=max_bytes)
     path.unlink()
     entries = [entry for entry in unpacked.iterdir() if entry.name != "__MACOSX"]
     if len(entries) == 1 and entries[0].is_dir():

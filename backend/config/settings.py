@@ -183,6 +183,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backend.submissions.tasks.reap_stuck_submissions",
         "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
     },
+    "requeue-stale-code-runs": {
+        "task": "backend.closed_division.tasks.requeue_stale_code_runs",
+        "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -66,6 +66,16 @@ def _apply_closed_division(rows: list[dict]) -> list[dict]:
     return ranked + [r for r in rows if r["rank"] is None]
 
 
+def _closed_division_rankable():
+    """True for a submission that may be ranked: open division, or closed division whose code
+    reproduced the file. An entrant's row is picked among these first, so an unverified upload
+    never hides the entrant's verified one."""
+    from django.db.models import BooleanField, ExpressionWrapper, Q
+
+    return ExpressionWrapper(Q(division=Submission.Division.OPEN) | Q(code_run__status="reproduced"),
+                             output_field=BooleanField())
+
+
 def can_view_leaderboard(user, phase: Phase) -> bool:
     if challenge_selectors.organizes(user, phase.challenge):
         return True
@@ -102,6 +112,8 @@ def _ranked_queryset(phase: Phase, benchmark: Benchmark):
         pick_order = [F("created_at").desc(), F("id").desc()]
     else:
         pick_order = [score_order, F("created_at").asc(), F("id").asc()]
+    qs = qs.annotate(rankable=_closed_division_rankable())
+    pick_order = [F("rankable").desc(), *pick_order]
     qs = qs.annotate(pick=Window(RowNumber(), partition_by=[F("entrant")], order_by=pick_order)).filter(pick=1)
     return qs.order_by(score_order, "created_at", "id").select_related("user", "team")
 

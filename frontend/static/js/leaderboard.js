@@ -12,6 +12,14 @@
     return Number(value).toFixed(4);
   }
 
+  // Closed division: only rows whose code reproduced the submitted file are ranked.
+  function division(row) {
+    if (row.division !== "closed") return row.division;
+    if (row.reproduced) return "closed ✓";
+    if (row.verification === "pending" || row.verification === "running") return "closed … verifying";
+    return "closed ✗ not reproduced";
+  }
+
   function cell(text, className) {
     const td = document.createElement("td");
     td.textContent = text;
@@ -42,7 +50,7 @@
         }
         tr.appendChild(cell(text, "num"));
       }
-      tr.appendChild(cell(row.division));
+      tr.appendChild(cell(division(row), row.reproduced === false ? "muted" : ""));
       tr.appendChild(cell(row.submitted_at.slice(0, 16).replace("T", " ")));
       body.appendChild(tr);
     }
