@@ -8,9 +8,25 @@ from . import selectors
 from .api import public_data_response
 
 
+KIND_ORDER = ["training-set", "test-set", "selection", "debugging", "slicing", "valuation"]
+KIND_TITLES = {"training-set": "Training set creation", "test-set": "Test set creation", "selection": "Selection algorithm",
+               "debugging": "Debugging algorithm", "slicing": "Slicing algorithm", "valuation": "Valuation algorithm"}
+
+
 def home(request):
     challenges = selectors.visible_challenges(request.user).prefetch_related("benchmarks", "phases")
-    return render(request, "challenges/home.html", {"challenges": challenges})
+    # The benchmark matrix (paper, Table 2): benchmark types x ML tasks.
+    cells: dict[tuple[str, str], list] = {}
+    tasks: list[str] = []
+    for challenge in challenges:
+        for benchmark in challenge.benchmarks.all():
+            task = benchmark.task or "Other"
+            if task not in tasks:
+                tasks.append(task)
+            cells.setdefault((benchmark.benchmark_type.kind, task), []).append(benchmark)
+    matrix = [(KIND_TITLES.get(kind, kind), [cells.get((kind, task), []) for task in tasks])
+              for kind in KIND_ORDER if any((kind, task) in cells for task in tasks)]
+    return render(request, "challenges/home.html", {"challenges": challenges, "tasks": tasks, "matrix": matrix})
 
 
 def challenge_detail(request, slug: str):

@@ -1,10 +1,12 @@
 """Starter kits for the closed division: the folders participants download, edit and submit.
 
 Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``) is a standalone folder with
-``algorithm.py`` (the interface to implement, with a baseline), ``run.py`` (loads the official data
-layout, calls the algorithm, writes the submission; ``--score`` calls this evaluation library) and
-a README. Kits import only numpy, scipy, scikit-learn, pandas, pyarrow and PyYAML, the packages the
-platform's sandbox provides, and are not imported by the ``evaluation`` package itself.
+``algorithm.py`` (the interface to implement; its default calls the platform's baselines),
+``run.py`` (loads the official data layout, calls the algorithm, writes the submission; ``--score``
+calls this evaluation library) and a README. The zip adds ``baselines.py``, a copy of the
+standalone ``evaluation/baselines/<kind>.py``. Kits import only numpy, scipy, scikit-learn, pandas,
+pyarrow and PyYAML, the packages the platform's sandbox provides, and are not imported by the
+``evaluation`` package itself.
 
 ``make_starter_kit_zip(kind)`` builds the download; ``KITS[kind].command(config)`` is how the
 platform runs a submitted kit in the sandbox (working directory ``/code``, the benchmark's public
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 _HERE = Path(__file__).resolve().parent
+BASELINES_DIR = _HERE.parent / "baselines"  # evaluation/baselines/<kind>.py, shipped as the kit's baselines.py
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,15 +78,22 @@ def make_starter_kit_zip(kind: str) -> bytes:
     """
     kit = get_kit(kind)
     top = f"dataperf-{kit.kind.replace('_', '-')}-starter-kit"
+    entries: dict[str, bytes] = {}
+    for path in sorted(kit.directory.rglob("*")):
+        relative = path.relative_to(kit.directory)
+        if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in relative.parts) \
+                or path.suffix == ".pyc":
+            continue
+        entries[relative.as_posix()] = path.read_bytes()
+    # The kit's algorithm.py calls the platform's baselines: ship the standalone module as baselines.py.
+    baselines = BASELINES_DIR / f"{kit.kind}.py"
+    if baselines.is_file():
+        entries["baselines.py"] = baselines.read_bytes()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(kit.directory.rglob("*")):
-            relative = path.relative_to(kit.directory)
-            if not path.is_file() or any(part.startswith(".") or part == "__pycache__" for part in relative.parts) \
-                    or path.suffix == ".pyc":
-                continue
-            info = zipfile.ZipInfo(f"{top}/{relative.as_posix()}", date_time=(1980, 1, 1, 0, 0, 0))
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(f"{top}/{name}", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, entries[name])
     return buffer.getvalue()

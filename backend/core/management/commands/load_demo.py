@@ -57,7 +57,10 @@ class Command(BaseCommand):
                     if not benchmark.artifacts.exists():
                         data_dir = Path(tmp) / challenge.slug / benchmark.slug
                         self.stdout.write(f"building data for {benchmark} ...")
-                        bspec["build"](data_dir)
+                        overrides = bspec["build"](data_dir) or {}
+                        if overrides:
+                            benchmark.config = {**benchmark.config, **overrides}
+                            benchmark.save(update_fields=["config"])
                         challenge_services.attach_data_directory(benchmark, data_dir)
                     if not no_baselines:
                         self._baselines(benchmark, bspec, organizer, Path(tmp))
@@ -85,7 +88,7 @@ class Command(BaseCommand):
         for name, make in bspec.get("baselines", {}).items():
             if name in existing:
                 continue
-            path = make(data_dir, tmp / f"{benchmark.pk}-{name}")
+            path = make(data_dir, tmp / f"{benchmark.pk}-{name}", benchmark.effective_config)
             with open(path, "rb") as fh:
                 submission_services.create_submission(
                     user=organizer, benchmark=benchmark, uploaded_file=File(fh, name=path.name),
