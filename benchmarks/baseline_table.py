@@ -246,8 +246,8 @@ def markdown(rows: list[dict], datasets: list[Dataset], source: str, seed: int, 
         for dataset in datasets:
             if dataset.type_slug == type_slug:
                 lines.append(f"- **{dataset.label}**: {dataset.description}")
-        lines += ["", "| data | config | " + " | ".join(f"`{n}`" for n in names + []) + "".join(f" | {e}" for e in extra)
-                  + " |", "|---|---|" + "---|" * (len(names) + len(extra))]
+        header = ["data", "config"] + [f"`{n}`" for n in names] + extra
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         keys = list(dict.fromkeys((r["data"], r["variant"]) for r in type_rows))
         for data, variant in keys:
             cells = {r["baseline"]: r for r in type_rows if (r["data"], r["variant"]) == (data, variant)}

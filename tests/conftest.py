@@ -101,6 +101,27 @@ def vision_challenge(users, vision_data_dir):
     return challenge
 
 
+# --- Debian's Chromium through Playwright -------------------------------------------------------------
+
+@pytest.fixture
+def browser_page():
+    """A page in Debian's chromium (``npx playwright install`` cannot download browsers here)."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the tests' ORM calls stay synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is required (.ci/run installs it)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        yield page
+        browser.close()
+
+
 # --- a real Celery worker -------------------------------------------------------------------------
 
 def _worker_env() -> dict:

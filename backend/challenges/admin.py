@@ -1,7 +1,6 @@
 """Organizers run challenges from here. Each organizer sees only the challenges they organize."""
 from django.contrib import admin, messages
 
-from backend.submissions.models import Submission
 
 from . import services
 from .models import Benchmark, Challenge, DatasetArtifact, Phase

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import shutil
 import tempfile
@@ -14,19 +13,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 import evaluation
-from backend.core.files import safe_extract_zip, sha256_of
+from backend.core.files import safe_extract_zip, sha256_of, zip_files
 
 from .models import Benchmark, Challenge, DatasetArtifact
-
-
-def _zip_files(root: Path, relative_paths: list[str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for rel in sorted(relative_paths):
-            info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))  # fixed time: same data, same hash
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, (root / rel).read_bytes())
-    return buffer.getvalue()
 
 
 def split_data_directory(benchmark_type: evaluation.BenchmarkType, data_dir: Path) -> tuple[list[str], list[str]]:
@@ -52,7 +41,7 @@ def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetA
     for visibility, files in ((DatasetArtifact.Visibility.PUBLIC, public), (DatasetArtifact.Visibility.HIDDEN, hidden)):
         if not files:
             continue
-        content = _zip_files(Path(data_dir), files)
+        content = zip_files(Path(data_dir), files)
         created.append(create_artifact(benchmark, visibility, f"{benchmark.slug}-{visibility}.zip", content))
     return created
 
@@ -121,7 +110,7 @@ def add_hidden_file(benchmark: Benchmark, relative_path: str, content: bytes) ->
         for name, data in files.items():
             (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(tmp) / name).write_bytes(data)
-        archive = _zip_files(Path(tmp), list(files))
+        archive = zip_files(Path(tmp), list(files))
     if old is not None:
         old.delete()
     return create_artifact(benchmark, DatasetArtifact.Visibility.HIDDEN, f"{benchmark.slug}-hidden.zip", archive)

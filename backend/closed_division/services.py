@@ -34,7 +34,7 @@ from django.utils import timezone
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
 from backend.challenges.services import extract_public_data, split_data_directory
-from backend.core.files import safe_extract_zip, sha256_of
+from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.sandbox import CodeArchiveError, extract_code_archive
 from backend.submissions.models import Submission
 from backend.submissions.services import SubmissionRejected
@@ -436,16 +436,6 @@ def produced_artifact(output_dir: Path, output_name: str, expected: Path | None,
 
 # --- concealed tasks (organizers) ---------------------------------------------------------------------
 
-def _zip_files(root: Path, relative_paths: list[str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for rel in sorted(relative_paths):
-            info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))  # fixed time: same data, same hash
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (root / rel).read_bytes())
-    return buffer.getvalue()
-
-
 @transaction.atomic
 def attach_concealed_data(benchmark: Benchmark, data_dir: Path, *, name: str, config: dict | None = None,
                           order: int = 0) -> ConcealedTask:
@@ -469,7 +459,7 @@ def attach_concealed_data(benchmark: Benchmark, data_dir: Path, *, name: str, co
         if not files:
             setattr(task, sha_field, "")
             continue
-        content = ContentFile(_zip_files(data_dir, files), name=f"{slug}-{label}.zip")
+        content = ContentFile(zip_files(data_dir, files), name=f"{slug}-{label}.zip")
         setattr(task, sha_field, sha256_of(content))
         total += content.size
         field.save(content.name, content, save=False)

@@ -5,8 +5,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from evaluation import SubmissionError
 
+from .errors import Rejected
+
+
+def rejected_response(error: Rejected) -> Response:
+    return Response({"detail": f"{error.field}: {error.message}", "errors": {error.field: [error.message]}},
+                    status=error.status_code)
+
 
 def exception_handler(exc, context):
+    if isinstance(exc, Rejected):
+        return rejected_response(exc)
     if isinstance(exc, SubmissionError):
         return Response({"detail": str(exc), "errors": {"file": [str(exc)]}}, status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -15,6 +16,17 @@ def sha256_of(fileobj) -> str:
         digest.update(chunk)
     fileobj.seek(0)
     return digest.hexdigest()
+
+
+def zip_files(root: Path, relative_paths: list[str]) -> bytes:
+    """A zip of the given files under ``root``, with fixed timestamps: the same data, the same hash."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel in sorted(relative_paths):
+            info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, (root / rel).read_bytes())
+    return buffer.getvalue()
 
 
 class UnsafeArchive(ValueError):

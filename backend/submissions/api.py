@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
+from backend.core.api import rejected_response
 from backend.core.permissions import IsOrganizer
 
 from . import selectors, services
@@ -86,12 +87,12 @@ class SubmissionListCreateApi(APIView):
         if values["team"]:
             team = Team.objects.filter(name=values["team"], members=request.user).first()
             if team is None:
-                return _rejected(services.SubmissionRejected("team", f"you are not a member of a team named {values['team']!r}"))
+                return rejected_response(services.SubmissionRejected("team", f"you are not a member of a team named {values['team']!r}"))
         phase = None
         if "phase" in values:
             phase = challenge_selectors.visible_phases(request.user).filter(pk=values["phase"], challenge=benchmark.challenge).first()
             if phase is None:
-                return _rejected(services.SubmissionRejected("phase", f"no phase {values['phase']} in this challenge"))
+                return rejected_response(services.SubmissionRejected("phase", f"no phase {values['phase']} in this challenge"))
         try:
             submission = services.create_submission(
                 user=request.user, benchmark=benchmark, uploaded_file=values["file"], phase=phase,
@@ -99,15 +100,8 @@ class SubmissionListCreateApi(APIView):
                 code_file=values.get("code"),
             )
         except services.SubmissionRejected as rejected:
-            return _rejected(rejected)
+            return rejected_response(rejected)
         return Response(serialize(submission, request.user), status=status.HTTP_201_CREATED)
-
-
-def _rejected(rejected: services.SubmissionRejected) -> Response:
-    return Response(
-        {"detail": f"{rejected.field}: {rejected.message}", "errors": {rejected.field: [rejected.message]}},
-        status=rejected.status_code,
-    )
 
 
 class SubmissionDetailApi(APIView):
@@ -175,5 +169,5 @@ class SubmissionAcceptSliceApi(APIView):
             rescored = services.accept_discovered_slice(
                 submission, label=data.validated_data["slice"], name=data.validated_data["name"], by=request.user)
         except services.SubmissionRejected as rejected:
-            return _rejected(rejected)
+            return rejected_response(rejected)
         return Response({"accepted": data.validated_data["name"], "rescored_submissions": rescored})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import tempfile
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import evaluation
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
+from backend.core.errors import Rejected
 from backend.core.files import sha256_of
 from evaluation import cache as problem_cache
 
@@ -45,16 +45,8 @@ class InvalidTransition(Exception):
     pass
 
 
-@dataclass
-class SubmissionRejected(Exception):
-    """A submission the platform refuses; ``field`` and ``message`` go to the user as-is."""
-
-    field: str
-    message: str
-    status_code: int = 400
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+class SubmissionRejected(Rejected):
+    """A submission (or submission action) the platform refuses."""
 
 
 def _transition(submission: Submission, new_status: str) -> None:

@@ -22,6 +22,18 @@ def _preload_scorers(**_kwargs) -> None:
     evaluation.all_types()
 
 
+_blas_limits = None
+
+
+@worker_process_init.connect
+def _one_blas_thread_per_pool_process(**_kwargs) -> None:
+    # Pool processes already use every core; threaded BLAS on top made small fits up to 35x slower.
+    global _blas_limits
+    from threadpoolctl import threadpool_limits
+
+    _blas_limits = threadpool_limits(limits=1)
+
+
 @worker_process_init.connect
 def _limit_worker_memory(**_kwargs) -> None:
     # A hard cap on each pool process: a runaway scorer gets MemoryError, not the OOM killer.

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
+from backend.core.api import rejected_response
 from backend.submissions.api import serialize as serialize_submission
 
 from . import selectors, services
@@ -33,11 +34,6 @@ class IsAnnotator(BasePermission):
 
     def has_permission(self, request, view):
         return selectors.can_verify(request.user)
-
-
-def rejected(error: services.VerificationRejected) -> Response:
-    return Response({"detail": f"{error.field}: {error.message}", "errors": {error.field: [error.message]}},
-                    status=error.status_code)
 
 
 def forbidden(message: str) -> Response:
@@ -54,7 +50,7 @@ class PoolApi(APIView):
         try:
             page = int(params.get("page", 1))
         except ValueError:
-            return rejected(services.VerificationRejected("page", f"{params.get('page')!r} is not a page number"))
+            return rejected_response(services.VerificationRejected("page", f"{params.get('page')!r} is not a page number"))
         return Response(selectors.pool_page(benchmark, query=params.get("q", ""), predicted=params.get("predicted", ""),
                                             disagree=params.get("disagree") in ("1", "true"), page=page))
 
@@ -84,13 +80,13 @@ class SubmitApi(APIView):
         if values["team"]:
             team = Team.objects.filter(name=values["team"], members=request.user).first()
             if team is None:
-                return rejected(services.VerificationRejected("team", f"you are not a member of a team named {values['team']!r}"))
+                return rejected_response(services.VerificationRejected("team", f"you are not a member of a team named {values['team']!r}"))
         try:
             submission = services.submit_test_set(
                 user=request.user, benchmark=benchmark, items=[dict(i) for i in values["items"]],
                 division=values["division"], description=values["description"], team=team)
         except services.VerificationRejected as error:
-            return rejected(error)
+            return rejected_response(error)
         return Response(serialize_submission(submission, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -142,7 +138,7 @@ class VoteApi(APIView):
         try:
             outcome = services.record_vote(user=request.user, target=target, **data.validated_data)
         except services.VerificationRejected as error:
-            return rejected(error)
+            return rejected_response(error)
         return Response({"vote": outcome.vote.pk, "resolved_now": outcome.resolved_now,
                          "counts": selectors.queue_counts(request.user, benchmark)}, status=status.HTTP_201_CREATED)
 
@@ -161,7 +157,7 @@ class OverrideApi(APIView):
         try:
             target = services.override(user=request.user, target=target, **data.validated_data)
         except services.VerificationRejected as error:
-            return rejected(error)
+            return rejected_response(error)
         return Response({"id": target.pk, "status": target.status, "resolved_by": target.resolved_by})
 
 
@@ -205,7 +201,7 @@ class RoundsApi(APIView):
         try:
             round_ = services.start_next_round(user=request.user, benchmark=benchmark, item_ids=data.validated_data.get("items"))
         except services.VerificationRejected as error:
-            return rejected(error)
+            return rejected_response(error)
         return Response({"number": round_.number, "promoted_items": round_.promoted_targets.count(),
                          "suite": round_.suite_members, "notes": round_.notes}, status=status.HTTP_201_CREATED)
 
@@ -219,5 +215,5 @@ class SuiteRefreshApi(APIView):
         try:
             round_ = services.refresh_suite(user=request.user, benchmark=benchmark)
         except services.VerificationRejected as error:
-            return rejected(error)
+            return rejected_response(error)
         return Response({"number": round_.number, "suite": round_.suite_members, "notes": round_.notes})

@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backend.core.errors import Rejected
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
@@ -49,16 +50,8 @@ VERDICT_COUNTER = {
 }
 
 
-@dataclass
-class VerificationRejected(Exception):
-    """A request the platform refuses; ``field`` and ``message`` go to the user as-is."""
-
-    field: str
-    message: str
-    status_code: int = 400
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
+class VerificationRejected(Rejected):
+    """A proposal, vote or round action the platform refuses."""
 
 
 def is_test_set(benchmark: Benchmark) -> bool:

@@ -217,7 +217,8 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return X, np.asarray(table.column("label").to_numpy(), dtype=np.int64)
 
 
-def load_task(train: Path, validation: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+def load_task(train: Path, validation: Path | None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     X, y = _read(train)
     X_val, y_val = _read(validation) if validation is not None else (None, None)
     return X, y, X_val, y_val

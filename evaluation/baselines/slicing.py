@@ -186,7 +186,8 @@ def error_clusters_baseline(public_data_dir: str | Path, out_path: str | Path, c
                             seed: int = 0) -> Path:
     data = load_public(public_data_dir)
     with _single_threaded():
-        assignment = error_cluster_slices(data["X"], _errors(data["label"], data["prediction"]), _n_slices(config), seed)
+        errors = _errors(data["label"], data["prediction"])
+        assignment = error_cluster_slices(data["X"], errors, _n_slices(config), seed)
     return write_submission(data["ids"], assignment, out_path)
 
 

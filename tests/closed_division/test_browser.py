@@ -5,7 +5,6 @@ import os
 import pytest
 
 from tests.conftest import Worker
-from tests.e2e.test_browser import browser_page  # noqa: F401 (fixture)
 
 from .conftest import needs_sandbox
 
@@ -13,7 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-def test_closed_division_upload_panel_and_leaderboard(live_server, browser_page, closed_challenge, users,  # noqa: F811
+def test_closed_division_upload_panel_and_leaderboard(live_server, browser_page, closed_challenge, users,
                                                        kit_zip, kit_artifact, tmp_path):
     artifact, code = tmp_path / "en_25_train.json", tmp_path / "speech-kit.zip"
     artifact.write_bytes(kit_artifact)

@@ -1,7 +1,5 @@
 """A participant in Debian's Chromium: sign in, upload, watch the status go live, find the leaderboard row."""
 import json
-import os
-import shutil
 
 import pytest
 
@@ -10,24 +8,6 @@ from fixtures import synthetic
 from tests.conftest import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls in the test body are still synchronous.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required (.ci/run installs it)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page()
-        yield page
-        browser.close()
-
 
 def test_upload_live_status_and_leaderboard(live_server, browser_page, speech_challenge, users, speech_data_dir, tmp_path):
     worker = Worker()

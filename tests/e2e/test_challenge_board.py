@@ -4,12 +4,10 @@ import pytest
 from tests.backend.test_leaderboards import scored
 from tests.conftest import add_benchmark
 
-from .test_browser import browser_page  # noqa: F401 - fixture
-
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_sliders_re_rank_without_a_request(live_server, browser_page, speech_challenge, users, vision_data_dir):  # noqa: F811
+def test_sliders_re_rank_without_a_request(live_server, browser_page, speech_challenge, users, vision_data_dir):
     speech = speech_challenge.benchmarks.get()
     vision = add_benchmark(speech_challenge, "vision-selection", vision_data_dir, slug="vision")
     scored(speech, users["alice"], 0.9)

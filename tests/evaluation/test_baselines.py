@@ -104,7 +104,8 @@ def test_speech_random_is_the_reference_random_selection(data_dirs):
     # selection/implementations/random_selection.py, verbatim logic
     random.seed(0)
     per_class = 25 // (len(allowed["targets"]) + 1)
-    expected_targets = {t: [s["ID"] for s in random.sample(allowed["targets"][t], per_class)] for t in allowed["targets"]}
+    expected_targets = {t: [s["ID"] for s in random.sample(allowed["targets"][t], per_class)]
+                        for t in allowed["targets"]}
     expected_nontargets = [s["ID"] for s in random.sample(allowed["nontargets"], per_class)]
     selection = speech_selection.random_selection(allowed, 25, seed=0)
     assert selection == {"targets": expected_targets, "nontargets": expected_nontargets}

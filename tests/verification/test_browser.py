@@ -1,6 +1,4 @@
 """An annotator works through the queue in Debian's Chromium with the keyboard: c, i, then f with a reason."""
-import os
-import shutil
 
 import pytest
 
@@ -9,20 +7,11 @@ from backend.verification.models import Target, Verification
 from .conftest import fooling_pairs, propose, target_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    assert executable, "Debian's chromium is required (.ci/run installs it)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser.new_page()
-        browser.close()
+def page(browser_page):
+    return browser_page
 
 
 def test_an_annotator_works_through_the_queue_with_shortcuts(live_server, page, ts_benchmark, users, truth, tmp_path):
