@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run test worker clean-var benchmarks
+.PHONY: setup run test worker clean-var benchmarks system-packages
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,8 +34,17 @@ run: setup
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default --loglevel=INFO
 
-test: $(VENV)/.installed
-	$(PY) -m playwright --version >/dev/null
+# Browser tests drive Debian's chromium; closed-division tests need bubblewrap. Installed when missing (root).
+system-packages:
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing$$missing ..."; apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing >/dev/null; \
+		else echo "Please install:$$missing (Debian packages)"; exit 1; fi; \
+	fi
+
+test: $(VENV)/.installed system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 benchmarks: $(VENV)/.installed
