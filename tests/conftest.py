@@ -120,6 +120,11 @@ def browser_page():
         page = browser.new_page()
         yield page
         browser.close()
+        # ORM calls made while Playwright's loop runs get their own connection (Django keeps
+        # connections per async context); close it here, or PostgreSQL refuses to drop the test database.
+        from django.db import connections
+
+        connections.close_all()
 
 
 # --- a real Celery worker -------------------------------------------------------------------------
