@@ -124,7 +124,8 @@ CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_cache}
         if _redis_cache
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+        # Embedded mode: files, so the web processes and the worker share it (leaderboards, suite predictions).
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
 

@@ -153,6 +153,12 @@ def run_evaluation(submission_id: int) -> None:
         if settings.EVALUATION_FAN_OUT and len(task_ids) > 1:
             services.start_parts(submission_id, token, task_ids)
             return
+        if benchmark_type.kind == "test-set":
+            # The suite's predictions are shared with the pool browser through the cache.
+            from backend.verification.services import suite_predictions
+
+            progress(0.05, "training the model suite")
+            suite_predictions(benchmark, problem)
         progress(0.05, "scoring")
         result = benchmark_type.evaluate(problem, solution, config, progress)
         _complete(submission, token, result)

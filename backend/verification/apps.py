@@ -5,3 +5,6 @@ class VerificationConfig(AppConfig):
     name = "backend.verification"
     label = "verification"
     verbose_name = "Test-set verification and rounds"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the receivers

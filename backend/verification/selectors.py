@@ -23,7 +23,8 @@ from evaluation.benchmarks import test_set
 
 from . import agreement
 from .models import ProposedItem, Round, RoundScore, Target, Verification
-from .services import TEST_SET_KIND, current_round, eligible_for_promotion, is_test_set, linked_training_benchmarks, mine
+from .services import (TEST_SET_KIND, current_round, eligible_for_promotion, is_test_set, linked_training_benchmarks, mine,
+                       suite_predictions)
 
 POOL_PAGE_SIZE = 24
 
@@ -95,7 +96,7 @@ def pool_page(benchmark: Benchmark, *, query: str = "", predicted: str = "", dis
     """A page of the candidate pool with what the current suite predicts for each item."""
     problem = problem_of(benchmark)
     config = benchmark.effective_config
-    predictions = test_set.problem_predictions(problem, config)
+    predictions = suite_predictions(benchmark, problem)
     query = query.strip().lower()
     ids = problem.ids
     if query:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -25,11 +26,11 @@ from backend.core.errors import Rejected
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
-from backend.challenges.services import create_artifact
+from backend.challenges.services import create_artifact, data_version
 from backend.leaderboards import selectors as leaderboard_selectors
 from backend.submissions import services as submission_services
 from backend.submissions.models import Score, Submission
-from evaluation import SubmissionError
+from evaluation import DataError, SubmissionError
 from evaluation.benchmarks import test_set
 from evaluation.models import resolve_suite
 
@@ -59,6 +60,43 @@ def is_test_set(benchmark: Benchmark) -> bool:
         return benchmark.benchmark_type.kind == TEST_SET_KIND
     except KeyError:   # a type this installation does not know
         return False
+
+
+class _SharedPredictions:
+    """The platform cache as the suite predictions' store, namespaced by the benchmark's data version
+    (the ratchet is hidden data, so a new round is a new version)."""
+
+    TIMEOUT = 7 * 24 * 3600
+
+    def __init__(self, benchmark: Benchmark):
+        self.prefix = f"suite-predictions:{data_version(benchmark)}:"
+
+    def get(self, key: str):
+        return cache.get(self.prefix + key)
+
+    def set(self, key: str, value) -> None:
+        cache.set(self.prefix + key, value, timeout=self.TIMEOUT)
+
+
+def suite_predictions(benchmark: Benchmark, problem: test_set.TestSetProblem | None = None) -> test_set.SuitePredictions:
+    """What the benchmark's current suite predicts for every pool item. Trained once per data version
+    across web processes and workers (seconds per benchmark), then read from the cache."""
+    if problem is None:
+        problem = submission_services.load_benchmark_problem(benchmark)
+    return test_set.problem_predictions(problem, benchmark.effective_config, store=_SharedPredictions(benchmark))
+
+
+def warm_suite_predictions(benchmark_id: int) -> bool:
+    """Train the suite in the background after the data changed, so the pool's first visitor does not wait."""
+    benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
+    if benchmark is None or not is_test_set(benchmark) or not benchmark.artifacts.exists():
+        return False
+    try:
+        suite_predictions(benchmark)
+    except DataError as error:   # data half-attached (admin uploads one archive at a time): the next save warms
+        log.info("benchmark %s: suite predictions not warmed yet: %s", benchmark_id, error)
+        return False
+    return True
 
 
 def _lock(benchmark_id: int) -> None:

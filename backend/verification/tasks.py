@@ -21,3 +21,8 @@ def ingest_submission(submission_id: int) -> bool:
 @shared_task(acks_late=True)
 def score_round(round_id: int) -> dict:
     return services.score_round(round_id)
+
+
+@shared_task
+def warm_suite_predictions(benchmark_id: int) -> bool:
+    return services.warm_suite_predictions(benchmark_id)

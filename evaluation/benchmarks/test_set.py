@@ -27,7 +27,7 @@ import threading
 import zipfile
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -137,14 +137,43 @@ def model_suite_predictions(problem: TestSetProblem, extra_training_sets: Sequen
     return SuitePredictions(members, list(problem.class_names), problem.index, matrix)
 
 
-def problem_predictions(problem: TestSetProblem, config: Mapping[str, Any]) -> SuitePredictions:
-    """The suite of ``config`` with the problem's own ratchet, computed once per loaded problem."""
-    key = (tuple(resolve_suite(config["suite"])), tuple(resolve_suite(config["ratchet_suite"])), int(config["seed"]))
+class PredictionStore(Protocol):
+    """Somewhere to share computed suite predictions between processes (the platform passes its cache)."""
+
+    def get(self, key: str) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+def predictions_key(config: Mapping[str, Any]) -> str:
+    """Names one suite configuration; with the data version it names one predictions matrix."""
+    return "suite={};ratchet={};seed={}".format(
+        ",".join(resolve_suite(config["suite"])), ",".join(resolve_suite(config["ratchet_suite"])), int(config["seed"]))
+
+
+def problem_predictions(problem: TestSetProblem, config: Mapping[str, Any],
+                        store: PredictionStore | None = None) -> SuitePredictions:
+    """The suite of ``config`` with the problem's own ratchet, computed once per loaded problem.
+
+    With a ``store`` (keyed by the caller for this problem's data), a matrix another process already
+    computed is reused: training the suite takes seconds, its predictions are a few kilobytes.
+    """
+    key = predictions_key(config)
     with problem._lock:
         if key not in problem._predictions:
-            problem._predictions[key] = model_suite_predictions(
-                problem, problem.ratchet, suite=config["suite"], ratchet_suite=config["ratchet_suite"],
-                seed=int(config["seed"]))
+            shared = store.get(key) if store is not None else None
+            members = shared.get("members") if isinstance(shared, dict) else None
+            matrix = np.asarray(shared.get("matrix")) if members else None
+            if matrix is not None and matrix.shape == (len(problem.ids), len(members)):
+                predictions = SuitePredictions(list(members), list(problem.class_names), problem.index,
+                                               matrix.astype(np.int64))
+            else:
+                predictions = model_suite_predictions(
+                    problem, problem.ratchet, suite=config["suite"], ratchet_suite=config["ratchet_suite"],
+                    seed=int(config["seed"]))
+                if store is not None:
+                    store.set(key, {"members": predictions.members, "matrix": predictions.matrix.astype(np.int16)})
+            problem._predictions[key] = predictions
         return problem._predictions[key]
 
 

@@ -81,7 +81,8 @@ def test_a_new_round_promotes_verified_items_and_rescores_ranked_training_sets(
     assert scores(proposal)["credit"] == 2.0
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         round_ = services.start_next_round(user=users["organizer"], benchmark=ts_benchmark)
-    assert len(callbacks) == 1   # the background re-scoring is enqueued after commit
+    # enqueued after commit: the re-scoring of ranked training sets, and training the new round's suite
+    assert len(callbacks) == 2
     assert round_.number == 2 and Round.objects.filter(benchmark=ts_benchmark).count() == 2
     assert sorted(round_.promoted_targets.values_list("item_id", "label")) == sorted(pairs[:2])
     assert set(RoundScore.objects.values_list("submission_id", "status")) == {(s.pk, "queued") for s in ranked.values()}
@@ -132,3 +133,35 @@ def test_the_challenge_page_shows_the_ratchet_chart(ts_challenge, training, user
 
 def test_challenges_without_a_test_set_have_no_chart(speech_challenge, client):
     assert "plotly" not in client.get("/challenges/kws/").content.decode()
+
+
+def test_suite_predictions_are_shared_per_data_version(ts_benchmark, ranked, users):
+    """Trained once, stored in the platform cache under the data version: another process reads the
+    stored matrix (here: a fresh problem cache sees a stored matrix that says 'circle' everywhere), and
+    a new round's ratchet is a new data version, so it is trained afresh rather than read stale."""
+    import evaluation.cache
+    from django.core.cache import cache
+
+    from backend.challenges.services import data_version
+
+    evaluation.cache.clear()   # this process trained the same data in earlier tests
+    config = ts_benchmark.effective_config
+    key = f"suite-predictions:{data_version(ts_benchmark)}:{test_set.predictions_key(config)}"
+    trained = services.suite_predictions(ts_benchmark)
+    stored = cache.get(key)
+    assert stored["members"] == trained.members and np.array_equal(stored["matrix"], trained.matrix)
+
+    circle = trained.class_names.index("circle")
+    cache.set(key, {"members": trained.members, "matrix": np.full_like(stored["matrix"], circle)})
+    evaluation.cache.clear()
+    page = selectors.pool_page(ts_benchmark)
+    assert {item["majority"] for item in page["items"]} == {"circle"}
+
+    ts_benchmark.config = {**ts_benchmark.config, "ratchet_top_k": 1}
+    ts_benchmark.save()
+    services.refresh_suite(user=users["organizer"], benchmark=ts_benchmark)
+    evaluation.cache.clear()
+    ratcheted = services.suite_predictions(ts_benchmark)
+    assert len(ratcheted.members) == len(trained.members) * 2
+    assert cache.get(f"suite-predictions:{data_version(ts_benchmark)}:{test_set.predictions_key(config)}")["members"] \
+        == ratcheted.members

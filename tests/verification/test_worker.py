@@ -33,3 +33,27 @@ def test_a_landed_submission_is_ingested_by_the_worker(ts_benchmark, users, trut
     assert selectors.next_target(annotator, ts_benchmark) is not None
     verify(target_of(ts_benchmark, *pairs[0]), make_annotators(3))
     assert scores(submission)["credit"] == 1.0
+
+
+def test_the_worker_trains_the_suite_when_test_set_data_is_attached(ts_benchmark):
+    """Attaching the data queues a background training of the suite, so the pool's first visitor
+    reads the predictions from the shared cache instead of waiting for the models."""
+    from django.core.cache import cache
+
+    from backend.challenges.services import data_version
+    from evaluation.benchmarks import test_set
+
+    key = f"suite-predictions:{data_version(ts_benchmark)}:{test_set.predictions_key(ts_benchmark.effective_config)}"
+    worker = Worker()
+    try:
+        deadline = time.time() + 60
+        while cache.get(key) is None and time.time() < deadline:
+            time.sleep(0.3)
+    finally:
+        worker.stop()
+    stored = cache.get(key)
+    assert stored is not None, "the worker did not store the suite's predictions"
+    problem = submission_services.load_benchmark_problem(ts_benchmark)
+    expected = test_set.model_suite_predictions(problem, problem.ratchet, seed=0)
+    assert stored["members"] == expected.members
+    assert (stored["matrix"] == expected.matrix).all()
