@@ -91,11 +91,17 @@ def warm_suite_predictions(benchmark_id: int) -> bool:
     benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
     if benchmark is None or not is_test_set(benchmark) or not benchmark.artifacts.exists():
         return False
+    # One training per data version: attaching saves two archives, and several workers may get the task.
+    claim = f"suite-predictions-warming:{data_version(benchmark)}"
+    if not cache.add(claim, True, timeout=600):
+        return False
     try:
         suite_predictions(benchmark)
     except DataError as error:   # data half-attached (admin uploads one archive at a time): the next save warms
         log.info("benchmark %s: suite predictions not warmed yet: %s", benchmark_id, error)
         return False
+    finally:
+        cache.delete(claim)
     return True
 
 
