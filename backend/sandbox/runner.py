@@ -11,23 +11,31 @@ How the process is confined (tests/sandbox tries to break each piece):
 
 * bubblewrap runs as root, without a user namespace (root can bind paths the sandbox user cannot
   reach, such as a Python installed under /root), with new pid, net, ipc, uts, cgroup and mount
-  namespaces, ``--die-with-parent``, ``--new-session`` and ``--as-pid-1`` (so that bubblewrap
-  reaps the program itself and ``wait4`` reports its CPU time and peak memory);
+  namespaces, ``--die-with-parent`` and ``--new-session``. Its own init is pid 1 of the sandbox:
+  a root process, so the parent-death signal reaches it (bubblewrap drops CAP_KILL, so a signal from
+  it to the unprivileged program would be refused) and its death ends the whole pid namespace;
+* the launched process gets a parent-death signal before it execs (``_preexec``), joins the run's
+  cgroup (``cgroups.py``: memory and pids of the whole tree, CPU time, peak memory, one-shot kill);
 * inside, ``setpriv`` drops to a dedicated unprivileged host uid (``_UID_BASE`` + the calling
-  thread's id), clears supplementary groups and every capability and re-arms the parent-death
-  signal (the uid change clears it); no_new_privs is set;
+  thread's id), clears supplementary groups and every capability; no_new_privs is set;
 * ``prlimit`` (set before bubblewrap starts, inherited by everything inside) caps address space,
   CPU seconds per process, file size, open files and the number of processes of that uid
   (RLIMIT_NPROC is per real uid, which is why the program must not run as root);
 * a seccomp filter (``seccomp.py``) refuses user namespaces, mount, bpf, keyrings, io_uring, ...;
-* the runner enforces wall time, stdout/stderr volume and the size of ``/output`` from outside:
-  it kills every process of the sandbox uid (the pid namespace dies with its pid 1), then
-  bubblewrap's process group if it has not exited a second later.
+* ``/output`` is a tmpfs of ``output_bytes`` (and ``output_files`` inodes) mounted by the runner in
+  the run's scratch directory, so the cap holds on the host even if the worker dies mid-run; the
+  scratch directory is registered (``scratch.py``) and removed after the run, or by the sweeper
+  (``sweeper.py``) when the worker died;
+* the runner enforces wall time and stdout/stderr volume from outside: it kills the run's cgroup
+  (and every process of the sandbox uid), then bubblewrap's process group if it has not exited a
+  second later. Logs are kept capped and escaped (NUL bytes, invalid UTF-8).
 
 This module must not import Django: the Celery worker calls it from a service function.
 """
 from __future__ import annotations
 
+import codecs
+import ctypes
 import dataclasses
 import importlib.metadata
 import math
@@ -46,7 +54,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Literal, Mapping, Sequence
 
-from . import seccomp
+from . import cgroups, scratch, seccomp
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
 
@@ -122,6 +130,11 @@ class Limits:
             if not getattr(self, field.name) > 0:
                 raise ValueError(f"Limits.{field.name} must be positive")
 
+    @property
+    def sandbox_memory_bytes(self) -> int:
+        """Memory of the whole run (its cgroup): the program's allowance plus its RAM-backed scratch."""
+        return self.memory_bytes + self.tmp_bytes + self.shm_bytes + self.output_bytes
+
 
 @dataclasses.dataclass
 class RunResult:
@@ -134,6 +147,8 @@ class RunResult:
     peak_memory_bytes: int
     output_dir: Path
     message: str  # one sentence for the participant
+    log_note: str = ""  # e.g. "its log contained NUL bytes; shown escaped" (also at the end of message)
+    platform_log: str = ""  # for organizers: what the platform could not enforce on this host
 
     @property
     def ok(self) -> bool:
@@ -166,33 +181,77 @@ def run_in_sandbox(
     output_dir.mkdir(parents=True, exist_ok=True)
     if output_dir.is_symlink() or any(output_dir.iterdir()):
         raise SandboxError(f"output directory {output_dir} must be an empty directory")
+    try:
+        scratch.state_dir()
+    except OSError as error:
+        raise SandboxError(f"the sandbox state directory is unusable: {error}") from error
 
     uid = _UID_BASE + threading.get_native_id()
     _kill_uid(uid)
-    os.chown(output_dir, uid, uid)
-    os.chmod(output_dir, 0o755)
-    try:
-        watch, started = _start_and_watch(code_dir, command, inputs, output_dir, limits, uid)
-    except BaseException:
-        _wipe(output_dir)  # give the (empty) directory back to the caller
-        raise
+    # Registered (locked) before any process starts: the sweeper leaves this run alone while we live
+    # and removes its scratch, cgroup and processes if we die.
+    with scratch.scratch_directory("run", uid=uid) as run_dir:
+        group = cgroups.RunCgroup.create(run_dir.name, limits.sandbox_memory_bytes, limits.max_processes + 8)
+        notes = list(group.notes)
+        try:
+            sandbox_output = _output_mount(run_dir / "output", limits, uid, notes)
+            watch, started = _start_and_watch(code_dir, command, inputs, sandbox_output, limits, uid, group)
+            scan = _scan_output(sandbox_output, limits)
+            full = _filesystem_full(sandbox_output) if scratch.mounts_under(sandbox_output) else None
+            if not started:
+                raise SandboxError(f"bubblewrap could not set up the sandbox: {watch.stderr.text().strip()[-2000:]}")
+            cpu, peak = group.cpu_seconds(), group.peak_memory_bytes()
+            if cpu is not None:
+                watch.cpu_seconds = cpu
+            if peak is not None:  # the group's charge misses pages already cached by others; rusage may see them
+                watch.peak_memory_bytes = max(peak, watch.peak_memory_bytes)
+            status, message = _classify(watch, scan, limits, oom_killed=group.oom_killed(), output_full=full)
+            if status != "output_limit":
+                scan.removed = _copy_output(sandbox_output, output_dir)
+        except BaseException:
+            _wipe(output_dir)  # give the (empty) directory back to the caller
+            raise
+        finally:
+            group.remove()
+            _kill_uid(uid)
 
-    scan = _scan_output(output_dir, limits)
-    if not started:
-        _wipe(output_dir)
-        raise SandboxError(f"bubblewrap could not set up the sandbox: {watch.stderr.text().strip()[-2000:]}")
-    status, message = _classify(watch, scan, limits)
-    if status == "output_limit":
-        _wipe(output_dir)
-    else:
-        _reclaim_output(output_dir)
     if status == "ok" and scan.removed:
         message += f" ({scan.removed} symbolic link(s) or special file(s) in /output were removed)"
+    log_note = _log_note(watch)
+    if log_note:
+        message += f"; {log_note}"
     return RunResult(
         status=status, exit_code=watch.exit_code, stdout=watch.stdout.text(), stderr=watch.stderr.text(),
         wall_seconds=round(watch.wall_seconds, 3), cpu_seconds=round(watch.cpu_seconds, 3),
         peak_memory_bytes=watch.peak_memory_bytes, output_dir=output_dir, message=message,
+        log_note=log_note, platform_log="".join(f"sandbox: {note}\n" for note in notes),
     )
+
+
+def _output_mount(path: Path, limits: Limits, uid: int, notes: list[str]) -> Path:
+    """/output as a tmpfs capped at output_bytes and output_files entries, owned by the sandbox uid."""
+    path.mkdir(mode=0o755)
+    try:
+        scratch.mount_tmpfs(path, f"size={limits.output_bytes},nr_inodes={limits.output_files + 1},mode=0755,"
+                                  f"uid={uid},gid={uid}")
+    except OSError as error:
+        notes.append(f"cannot mount a tmpfs for /output ({error.strerror}): its size is checked every "
+                     f"{_OUTPUT_CHECK_SECONDS} s instead of capped")
+        os.chown(path, uid, uid)
+    return path
+
+
+def _filesystem_full(path: Path) -> str | None:
+    """"bytes" or "files" when the /output tmpfs has no room left, else None."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    if info.f_favail == 0:
+        return "files"
+    if info.f_bavail == 0:
+        return "bytes"
+    return None
 
 
 def check_sandbox() -> None:
@@ -263,7 +322,7 @@ def _bwrap_args(code_dir: Path, inputs: Mapping[str, Path], output_dir: Path, li
     python = _python_runtime()
     args = [
         "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup",
-        "--die-with-parent", "--new-session", "--as-pid-1", "--hostname", "sandbox",
+        "--die-with-parent", "--new-session", "--hostname", "sandbox",
         # Only setpriv (the launcher) uses these, to drop to the sandbox uid and clear the bounding set.
         "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP",
         "--ro-bind", "/usr", "/usr",
@@ -323,8 +382,8 @@ def _launcher(uid: int) -> list[str]:
     # Runs inside the sandbox once bubblewrap has finished the setup: writes one byte to stdin (the
     # write end of the "started" pipe, so that a setup failure is never blamed on the participant),
     # points stdin at /dev/null and drops to the sandbox uid without any capability or group.
-    # The kernel clears the parent-death signal (--die-with-parent) when the uid changes; setpriv
-    # sets it again, so the program (pid 1 of the sandbox) dies with bubblewrap.
+    # What kills the program with its worker is bubblewrap's init (pid 1, root) dying: the kernel then
+    # ends the whole pid namespace. The --pdeathsig here is only a second line.
     return ["/bin/sh", "-c", 'printf 1 >&0 && exec 0</dev/null && exec "$@"', "sandbox-launcher",
             "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all", "--pdeathsig=SIGKILL", "--"]
@@ -370,12 +429,34 @@ def _require_readable(path: Path, label: str, want_dir: bool = False) -> None:
 
 # --- supervising the run -----------------------------------------------------------------------
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _preexec(parent_pid: int, cgroup_fds: list[int]):
+    """Runs in the child between fork and exec: die with the worker thread (also if it is already gone),
+    and join the run's cgroups so that everything the launch starts is in them."""
+    prctl = scratch.libc().prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+
+    def run() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:
+            os._exit(127)
+        pid = str(os.getpid()).encode()
+        for fd in cgroup_fds:
+            os.write(fd, pid)
+
+    return run
+
+
 def _start_and_watch(code_dir: Path, command: Sequence[str], inputs: Mapping[str, Path], output_dir: Path,
-                     limits: Limits, uid: int) -> tuple[_Watch, bool]:
+                     limits: Limits, uid: int, group: cgroups.RunCgroup) -> tuple[_Watch, bool]:
     """Start prlimit + bwrap + the launcher, supervise until the end; (what happened, setup succeeded)."""
     pass_fds: list[int] = []
+    cgroup_fds: list[int] = []
     started_read, started_write = os.pipe()
     try:
+        cgroup_fds = group.open_procs()
         bwrap_args = _bwrap_args(code_dir, inputs, output_dir, limits, uid, pass_fds)
         pass_fds.append(_memfd("bwrap-args", b"".join(arg.encode() + b"\0" for arg in bwrap_args)))
         try:
@@ -386,20 +467,25 @@ def _start_and_watch(code_dir: Path, command: Sequence[str], inputs: Mapping[str
                 stdin=started_write, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=pass_fds, close_fds=True, start_new_session=True,
                 env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
+                preexec_fn=_preexec(os.getpid(), cgroup_fds),
             )
-        except OSError as error:
+        except (OSError, subprocess.SubprocessError) as error:
             raise SandboxError(f"could not start the sandbox: {error}") from error
         finally:
             os.close(started_write)
-            for fd in pass_fds:
+            for fd in pass_fds + cgroup_fds:
                 os.close(fd)
+            cgroup_fds = []
         try:
-            watch = _watch(proc, uid, output_dir, limits)
+            watch = _watch(proc, uid, output_dir, limits, group)
         finally:
+            group.kill()
             _kill_uid(uid)
         return watch, bool(_read_nonblocking(started_read))
     finally:
         os.close(started_read)
+        for fd in cgroup_fds:
+            os.close(fd)
 
 
 class _CappedBuffer:
@@ -422,11 +508,57 @@ class _CappedBuffer:
             del self.tail[:-self.half]
 
     def text(self) -> str:
+        """What was kept, as text that any database stores: invalid UTF-8 and NUL bytes escaped (\\xNN)."""
         omitted = self.total - len(self.head) - len(self.tail)
         if omitted <= 0:
-            return (bytes(self.head) + bytes(self.tail)).decode("utf-8", "replace")
+            return _escape(bytes(self.head) + bytes(self.tail))
+        # Our cut may split a character: drop its pieces rather than report them as invalid.
+        head = codecs.getincrementaldecoder("utf-8")("backslashreplace").decode(bytes(self.head), final=False)
+        tail = bytes(self.tail)
+        for _ in range(3):
+            if tail and 0x80 <= tail[0] <= 0xBF:
+                tail = tail[1:]
         marker = f"\n[... {omitted} bytes omitted by the sandbox ...]\n"
-        return self.head.decode("utf-8", "replace") + marker + self.tail.decode("utf-8", "replace")
+        return _escape_nul(head) + marker + _escape(tail)
+
+    def problems(self) -> set[str]:
+        """"nul" and/or "utf-8" when what was kept had NUL bytes or was not valid UTF-8."""
+        found = set()
+        head, tail = bytes(self.head), bytes(self.tail)
+        if self.total > len(head) + len(tail):  # cut: ignore characters split by the cut
+            head = head[:len(head) - 3] if len(head) > 3 else head
+            tail = tail[3:] if len(tail) > 3 else tail
+            parts = [head, tail]
+        else:
+            parts = [head + tail]
+        for part in parts:
+            if b"\0" in part:
+                found.add("nul")
+            try:
+                part.decode("utf-8")
+            except UnicodeDecodeError as error:
+                if len(parts) == 1 or error.start < len(part) - 3:
+                    found.add("utf-8")
+        return found
+
+
+def _escape_nul(text: str) -> str:
+    return text.replace("\0", "\\x00")
+
+
+def _escape(data: bytes) -> str:
+    return _escape_nul(data.decode("utf-8", "backslashreplace"))
+
+
+def _log_note(watch: "_Watch") -> str:
+    problems = watch.stdout.problems() | watch.stderr.problems()
+    if problems == {"nul"}:
+        return "its log contained NUL bytes; shown escaped"
+    if problems == {"utf-8"}:
+        return "its log was not valid UTF-8; shown escaped"
+    if problems:
+        return "its log contained NUL bytes and invalid UTF-8; shown escaped"
+    return ""
 
 
 @dataclasses.dataclass
@@ -440,7 +572,7 @@ class _Watch:
     peak_memory_bytes: int = 0
 
 
-def _watch(proc: subprocess.Popen, uid: int, output_dir: Path, limits: Limits) -> _Watch:
+def _watch(proc: subprocess.Popen, uid: int, output_dir: Path, limits: Limits, group: cgroups.RunCgroup) -> _Watch:
     watch = _Watch(_CappedBuffer(limits.log_bytes), _CappedBuffer(limits.log_bytes))
     streams = {proc.stdout.fileno(): ("stdout", watch.stdout), proc.stderr.fileno(): ("stderr", watch.stderr)}
     selector = selectors.DefaultSelector()
@@ -454,11 +586,12 @@ def _watch(proc: subprocess.Popen, uid: int, output_dir: Path, limits: Limits) -
     kill_at: float | None = None
 
     def stop(reason: str) -> None:
-        # Kill the program's processes first: bubblewrap then reaps them and exits by itself, and
-        # their CPU time and memory reach us through wait4. Bubblewrap is killed 1 s later if needed.
+        # Kill the whole run (its cgroup: bubblewrap included) and every process of the sandbox uid;
+        # bubblewrap's process group is killed 1 s later if it is somehow still there.
         nonlocal kill_at
         if watch.stopped_for is None and watch.exit_code is None:
             watch.stopped_for = reason
+            group.kill(timeout=0)
             _kill_uid(uid)
             kill_at = time.monotonic() + 1
 
@@ -550,7 +683,7 @@ def _kill_uid(uid: int) -> None:
 class _OutputScan:
     total_bytes: int = 0
     entries: int = 0
-    removed: int = 0  # symbolic links and special files (removed by _reclaim_output)
+    removed: int = 0  # symbolic links and special files (left out by _copy_output)
     problem: str | None = None  # why the output breaks the limits, as a participant-facing phrase
 
 
@@ -598,39 +731,30 @@ def _scan_output(root: Path, limits: Limits) -> _OutputScan:
     return scan
 
 
-def _reclaim_output(root: Path) -> None:
-    """Give the output back to the caller: own it, normal modes, only regular files and directories.
-
-    Only called on a tree that passed _scan_output (bounded size and depth) after every process of
-    the sandbox uid is gone.
-    """
-    uid, gid = os.geteuid(), os.getegid()
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
-    top = os.open(root, flags)
-    stack = [(top, list(os.scandir(top)))]
-    try:
-        while stack:
-            fd, entries = stack[-1]
-            if not entries:
-                os.close(fd)
-                stack.pop()
-                continue
-            entry = entries.pop()
+def _copy_output(source: Path, dest: Path) -> int:
+    """Copy the program's output (a tree that passed _scan_output: bounded size, count and depth; every
+    sandbox process gone) to the caller's ``dest``: regular files 0644 and directories 0755, owned by
+    the caller. Symbolic links and special files are left out; returns how many."""
+    removed = 0
+    flags = os.O_RDONLY | os.O_NOFOLLOW
+    stack = [(source, dest)]
+    while stack:
+        src_dir, dst_dir = stack.pop()
+        for entry in os.scandir(src_dir):
             mode = entry.stat(follow_symlinks=False).st_mode
+            target = dst_dir / entry.name
             if stat.S_ISDIR(mode):
-                os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
-                os.chmod(entry.name, 0o755, dir_fd=fd)
-                child = os.open(entry.name, flags, dir_fd=fd)
-                stack.append((child, list(os.scandir(child))))
+                target.mkdir(mode=0o755)
+                target.chmod(0o755)
+                stack.append((Path(entry.path), target))
             elif stat.S_ISREG(mode):
-                os.chown(entry.name, uid, gid, dir_fd=fd, follow_symlinks=False)
-                os.chmod(entry.name, 0o644, dir_fd=fd)
+                fd = os.open(entry.path, flags)
+                with os.fdopen(fd, "rb") as src, open(target, "xb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+                target.chmod(0o644)
             else:
-                os.unlink(entry.name, dir_fd=fd)
-    finally:
-        for fd, _ in stack:
-            os.close(fd)
-    os.chown(root, uid, gid)
+                removed += 1
+    return removed
 
 
 def _wipe(root: Path) -> None:
@@ -648,10 +772,14 @@ _PROCESS_PATTERNS = ("BlockingIOError: [Errno 11]", "can't start new thread", "R
 _MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([^']+)'")
 
 
-def _classify(watch: _Watch, scan: _OutputScan, limits: Limits) -> tuple[Status, str]:
+def _classify(watch: _Watch, scan: _OutputScan, limits: Limits, *, oom_killed: bool = False,
+              output_full: str | None = None) -> tuple[Status, str]:
     stderr = watch.stderr.text()
     code = watch.exit_code
     signum = code - 128 if code is not None and code > 128 else None
+    if oom_killed and code != 0 and watch.stopped_for is None:
+        return "memory", (f"the program used more than {_format_bytes(limits.sandbox_memory_bytes)} of memory "
+                          "(all its processes and files in /tmp, /dev/shm and /output together) and was stopped")
     if watch.stopped_for == "wall":
         return "timeout", f"the program ran longer than {_format_seconds(limits.wall_seconds)} and was stopped"
     if watch.stopped_for and watch.stopped_for.startswith("print:"):
@@ -662,6 +790,10 @@ def _classify(watch: _Watch, scan: _OutputScan, limits: Limits) -> tuple[Status,
         return "output_limit", f"the program wrote {watch.stopped_for.split(':', 1)[1]} and was stopped"
     if scan.problem:
         return "output_limit", f"the program wrote {scan.problem}; the output was discarded"
+    if output_full and code != 0 and "[Errno 28] No space left on device" in stderr:
+        what = (f"more than {limits.output_files} files in /output" if output_full == "files"
+                else f"more than {_format_bytes(limits.output_bytes)} of output")
+        return "output_limit", f"the program wrote {what}; the output was discarded"
     if code == 0:
         return "ok", "the program finished successfully"
     if signum == signal.SIGXCPU or (signum == signal.SIGKILL and watch.cpu_seconds >= limits.cpu_seconds):
