@@ -9,12 +9,13 @@
 Hidden data never enters the sandbox: its inputs come only from ``services.public_inputs_dir`` and
 ``services.concealed_inputs_dir``. A ``SandboxError`` is the platform's fault (the participant reads
 an "internal error" sentence, organizers the detail); anything the program does wrong is the
-participant's, reported with the runner's sentence.
+participant's, reported with the runner's sentence: what it prints (NUL bytes, invalid UTF-8, floods) and
+what it writes (too much, JSON nested too deep) is its problem, never a reason to retry the run.
+Scratch directories are registered with the sandbox package, so a dead worker's are swept.
 """
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import traceback
 from pathlib import Path
@@ -23,7 +24,9 @@ from django.db import close_old_connections, connection
 
 import evaluation
 from backend.core.files import UnsafeArchive
-from backend.sandbox import CodeArchiveError, SandboxError, compare_outputs, run_in_sandbox
+from backend.sandbox import (
+    CodeArchiveError, SandboxError, compare_outputs, output_problem, run_in_sandbox, scratch_directory,
+)
 from evaluation import cache as problem_cache
 
 from . import services
@@ -50,6 +53,16 @@ class _Heartbeat(threading.Thread):
             connection.close()
 
 
+def _text(value: str) -> str:
+    """Storable in any database: NUL bytes and lone surrogates escaped (the sandbox escapes its logs;
+    this covers sentences quoting the program's output)."""
+    return value.replace("\0", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _with_note(sentence: str, result) -> str:
+    return f"{sentence}; {result.log_note}" if result.log_note and result.log_note not in sentence else sentence
+
+
 def _code_dir(run: CodeRun, scratch: Path) -> Path:
     with run.code.open("rb") as fh:
         data = fh.read()
@@ -70,8 +83,7 @@ def run_verification(code_run_id: int) -> None:
     beat = _Heartbeat(code_run_id, token)
     beat.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="dataperf-verify-") as tmp:
-            scratch = Path(tmp)
+        with scratch_directory("verify") as scratch:
             code_dir = _code_dir(run, scratch)
             inputs = services.sandbox_inputs(services.public_inputs_dir(benchmark), config, scratch / "inputs")
             command, output_name = services.sandbox_command(benchmark.benchmark_type, config)
@@ -81,7 +93,7 @@ def run_verification(code_run_id: int) -> None:
                 produced = services.produced_artifact(result.output_dir, output_name, expected,
                                                       Path(submission.original_name).suffix.lower())
                 same, sentence = compare_outputs(expected, produced)
-                status = R.REPRODUCED if same else R.NOT_REPRODUCED
+                status, sentence = (R.REPRODUCED if same else R.NOT_REPRODUCED), _with_note(sentence, result)
             else:
                 status, sentence = R.NOT_REPRODUCED, result.message
     except SandboxError as error:
@@ -98,7 +110,8 @@ def run_verification(code_run_id: int) -> None:
         services.finish_verification(code_run_id, token, R.FAILED, services.INTERNAL_MESSAGE,
                                      log_text=traceback.format_exc())
     else:
-        services.finish_verification(code_run_id, token, status, sentence, result)
+        services.finish_verification(code_run_id, token, status, _text(sentence), result,
+                                     log_text=result.platform_log)
     finally:
         beat.stop.set()
         beat.join(timeout=2)
@@ -126,12 +139,12 @@ def run_concealed(code_run_id: int) -> None:
     limits = SandboxSettings.for_phase(submission.phase).limits()
     tasks = list(benchmark.concealed_tasks.all())
     task_runs: list[dict] = []
+    platform_log = ""
     status, message = (C.SCORED, f"scored on {len(tasks)} concealed task(s)") if tasks else (C.NONE, "")
     beat = _Heartbeat(code_run_id, token)
     beat.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="dataperf-concealed-") as tmp:
-            scratch = Path(tmp)
+        with scratch_directory("concealed") as scratch:
             code_dir = _code_dir(run, scratch)
             for index, task in enumerate(tasks, start=1):
                 if beat.lost_claim:
@@ -141,6 +154,7 @@ def run_concealed(code_run_id: int) -> None:
                 inputs = services.sandbox_inputs(services.concealed_inputs_dir(task), config, scratch / f"inputs-{index}")
                 command, output_name = services.sandbox_command(benchmark_type, config)
                 result = run_in_sandbox(code_dir, command, inputs, scratch / f"out-{index}", limits)
+                platform_log += result.platform_log
                 entry = {"task": task, "stdout": result.stdout, "stderr": result.stderr,
                          "wall_seconds": result.wall_seconds, "cpu_seconds": result.cpu_seconds,
                          "peak_memory_bytes": result.peak_memory_bytes}
@@ -150,12 +164,17 @@ def run_concealed(code_run_id: int) -> None:
                     status, message = C.FAILED, _public_failure(index, result)
                     break
                 produced = services.produced_artifact(result.output_dir, output_name, None, suffix)
+                unreadable = output_problem(produced)
+                if unreadable:
+                    entry.update(status=ConcealedRun.Status.INVALID_OUTPUT, message=unreadable)
+                    status, message = C.FAILED, f"on concealed task {index}, {unreadable}"
+                    break
                 # Scored here, outside the sandbox: the hidden part is read only now.
                 problem = problem_cache.load_problem(benchmark_type, services.concealed_data_dir(task), config)
                 try:
                     solution = benchmark_type.load_submission(problem, produced, config)
-                except evaluation.SubmissionError as error:
-                    entry.update(status=ConcealedRun.Status.INVALID_OUTPUT, message=str(error))
+                except (evaluation.SubmissionError, RecursionError) as error:
+                    entry.update(status=ConcealedRun.Status.INVALID_OUTPUT, message=_text(str(error)))
                     status = C.FAILED
                     message = f"on concealed task {index}, the program's output was not a valid submission"
                     break
@@ -174,7 +193,8 @@ def run_concealed(code_run_id: int) -> None:
         services.finish_concealed(code_run_id, token, status=C.FAILED, message=services.INTERNAL_MESSAGE,
                                   task_runs=[], log_text="concealed: " + traceback.format_exc())
     else:
-        services.finish_concealed(code_run_id, token, status=status, message=message, task_runs=task_runs)
+        services.finish_concealed(code_run_id, token, status=status, message=_text(message), task_runs=task_runs,
+                                  log_text=platform_log)
     finally:
         beat.stop.set()
         beat.join(timeout=2)

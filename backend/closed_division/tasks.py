@@ -2,6 +2,9 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
+
+from backend import sandbox
 
 from . import runner, services
 
@@ -30,3 +33,24 @@ def requeue_stale_code_runs() -> int:
     if count:
         log.warning("re-sent %s stale code run(s)", count)
     return count
+
+
+@shared_task
+def sweep_sandboxes() -> dict:
+    """Beat-scheduled, and run when a worker starts: kill sandbox processes and remove cgroups and
+    scratch directories left by runs whose worker died (on the host that runs this)."""
+    if not sandbox.sandbox_available():
+        return {}
+    report = sandbox.sweep()
+    if report:
+        log.warning("sandbox sweep: %s", report)
+    return {"killed_processes": len(report.killed_processes), "removed_cgroups": len(report.removed_cgroups),
+            "removed_scratch": len(report.removed_scratch)}
+
+
+@worker_ready.connect
+def _sweep_at_worker_start(**_kwargs) -> None:
+    try:
+        sweep_sandboxes()
+    except Exception:  # noqa: BLE001 - never keep a worker from starting
+        log.exception("sandbox sweep at worker start failed")

@@ -188,6 +188,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "backend.closed_division.tasks.requeue_stale_code_runs",
         "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
     },
+    # Processes, cgroups and scratch left by sandbox runs whose worker died (also run at worker start).
+    "sweep-sandboxes": {
+        "task": "backend.closed_division.tasks.sweep_sandboxes",
+        "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -3,6 +3,7 @@
     root = extract_code_archive(uploaded_zip, workdir / "code")
     result = run_in_sandbox(root, ["python", "run.py", ...], {"data": public_dir}, workdir / "out", Limits())
     same, sentence = compare_outputs(submitted_file, workdir / "out" / "submission.json")
+    sweep()  # at worker start and periodically: clean up after runs whose worker died
 
 See docs/sandbox.md.
 """
@@ -10,9 +11,12 @@ from .archive import CodeArchiveError, extract_code_archive
 from .runner import (
     ALLOWED_PACKAGES, Limits, RunResult, SandboxError, check_sandbox, run_in_sandbox, sandbox_available,
 )
-from .verify import compare_outputs
+from .scratch import scratch_directory
+from .sweeper import sweep
+from .verify import compare_outputs, output_problem
 
 __all__ = [
     "ALLOWED_PACKAGES", "CodeArchiveError", "Limits", "RunResult", "SandboxError", "check_sandbox",
-    "compare_outputs", "extract_code_archive", "run_in_sandbox", "sandbox_available",
+    "compare_outputs", "extract_code_archive", "output_problem", "run_in_sandbox", "sandbox_available",
+    "scratch_directory", "sweep",
 ]

@@ -10,6 +10,9 @@ sentence names the first difference so that it can be shown as-is on the submiss
   such as vision selections ``{concept: {ImageID: 0|1}}``, must be equal; maps are compared key by key.
 * CSV, TXT and other text files are compared line by line after normalising line endings.
 * Directories: every file of ``expected`` must be reproduced; extra produced files are ignored.
+
+The program's output is untrusted data: JSON nested deeper than ``MAX_JSON_DEPTH`` levels is refused
+with a sentence (``output_problem`` checks a file or directory before a scorer reads it).
 """
 from __future__ import annotations
 
@@ -19,6 +22,62 @@ from pathlib import Path
 from typing import Any
 
 _TEXT_SUFFIXES = {".csv", ".txt", ".tsv", ".yaml", ".yml"}
+MAX_JSON_DEPTH = 100  # DataPerf's files are 3 levels deep; deeper ones would exhaust the parser's stack
+_MAX_CHECKED_FILES = 1000
+
+
+class _Unreadable(Exception):
+    """A JSON file that cannot be compared; the message is the sentence for the participant."""
+
+
+def _load_json(path: Path, label: str, produced: bool) -> Any:
+    whose = f"your program's output file {label}" if produced else f"the submitted {label}"
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise _Unreadable(f"{whose} is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as error:
+        if produced:
+            raise _Unreadable(f"{label} written by the code is not valid JSON ({error})") from None
+        raise _Unreadable(f"the submitted {label} is not valid JSON ({error})") from None
+    if _depth_exceeds(value, MAX_JSON_DEPTH):
+        raise _Unreadable(f"{whose} is nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def output_problem(path: Path) -> str | None:
+    """A sentence when a JSON file the program produced (``path``, or any under it) is nested too deeply
+    to be read safely; None otherwise (other problems are the scorer's to report)."""
+    path = Path(path)
+    if path.is_symlink():
+        return None
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file() and not p.is_symlink())[:_MAX_CHECKED_FILES]
+    else:
+        files = []
+    for file in files:
+        if file.suffix.lower() != ".json":
+            continue
+        label = file.name if file == path else file.relative_to(path).as_posix()
+        try:
+            _load_json(file, label, produced=True)
+        except _Unreadable as problem:
+            if "nested deeper" in str(problem):
+                return str(problem)
+    return None
 
 
 def compare_outputs(expected: Path, produced: Path) -> tuple[bool, str]:
@@ -56,13 +115,10 @@ def _compare_file(expected: Path, produced: Path, label: str) -> tuple[bool, str
     suffix = expected.suffix.lower()
     if suffix == ".json":
         try:
-            submitted = json.loads(expected.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            return False, f"the submitted {label} is not valid JSON ({error})"
-        try:
-            reproduced = json.loads(produced.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            return False, f"{label} written by the code is not valid JSON ({error})"
+            submitted = _load_json(expected, label, produced=False)
+            reproduced = _load_json(produced, label, produced=True)
+        except _Unreadable as problem:
+            return False, str(problem)
         return _compare_json(submitted, reproduced, label)
     if suffix in _TEXT_SUFFIXES:
         return _compare_lines(expected.read_bytes(), produced.read_bytes(), label)

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.sandbox import Limits, SandboxError, compare_outputs, run_in_sandbox, sandbox_available
-from backend.sandbox import runner, seccomp
+from backend.sandbox import (
+    Limits, SandboxError, compare_outputs, output_problem, run_in_sandbox, sandbox_available,
+)
+from backend.sandbox import cgroups, runner, scratch, seccomp, sweeper
 
 MiB, GiB = 2**20, 2**30
 SMALL = Limits(
@@ -29,24 +31,26 @@ SMALL = Limits(
 needs_sandbox = pytest.mark.skipif(not sandbox_available(), reason="needs root, bwrap, prlimit and setpriv")
 
 
-def _sandbox_processes() -> list[int]:
-    """Host pids running under any sandbox uid (there must be none between runs)."""
-    pids = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                with open(f"/proc/{entry.name}/status") as handle:
-                    uid = next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
-            except (OSError, StopIteration):
-                continue
-            if uid >= runner._UID_BASE:
-                pids.append(int(entry.name))
-    return pids
+def _processes_of(uid: int) -> list[int]:
+    """Live host pids running under ``uid``: this thread's sandbox uid, so other sandboxes running on the
+    machine (a worker, another test run) never count."""
+    return [pid for pid, owner in sweeper.sandbox_processes().items() if owner == uid]
+
+
+def _my_run_dirs() -> list[str]:
+    """Scratch directories of sandbox runs started by this test process and not removed."""
+    found = []
+    for entry in scratch.entries():
+        entry.release()
+        if entry.name.startswith(f"run-{os.getpid()}-"):
+            found.append(entry.name)
+    return found
 
 
 @pytest.fixture
 def sandbox(tmp_path):
     """run(program, inputs=..., limits=...) -> RunResult, with the program as /code/main.py."""
+    uid = runner._UID_BASE + threading.get_native_id()
     counter = iter(range(1000))
 
     def run(program: str, inputs: dict[str, Path] | None = None, limits: Limits = SMALL, files: dict | None = None):
@@ -59,7 +63,8 @@ def sandbox(tmp_path):
         return run_in_sandbox(code, ["python", "main.py"], inputs or {}, tmp_path / f"out{n}", limits)
 
     yield run
-    assert _sandbox_processes() == [], "a sandboxed process survived its run"
+    assert _processes_of(uid) == [], "a sandboxed process survived its run"
+    assert _my_run_dirs() == [], "a run's scratch directory was left behind"
 
 
 def _assert_runner_still_works(run) -> None:
@@ -273,7 +278,7 @@ def test_fork_bomb_is_contained(sandbox):
 
     def sample() -> None:
         while not done.is_set():
-            counts.append(sum(1 for pid in _sandbox_processes() if _uid_of(pid) == uid))
+            counts.append(len(_processes_of(uid)))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)
@@ -295,16 +300,8 @@ def test_fork_bomb_is_contained(sandbox):
     assert result.status == "timeout"
     assert result.message == "the program ran longer than 3 seconds and was stopped"
     assert max(counts) <= limits.max_processes
-    assert _sandbox_processes() == []
+    assert _processes_of(uid) == []
     _assert_runner_still_works(sandbox)
-
-
-def _uid_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as handle:
-            return next(int(line.split()[1]) for line in handle if line.startswith("Uid:"))
-    except (OSError, StopIteration):
-        return None
 
 
 @needs_sandbox
@@ -431,6 +428,83 @@ def test_printing_100_mb_is_stopped_and_logs_are_truncated(sandbox):
     assert result.message == "the program printed more than 2.0 MiB to stdout and was stopped"
     assert len(result.stdout) < 70 * 1024 and "bytes omitted by the sandbox" in result.stdout
     _assert_runner_still_works(sandbox)
+
+
+@needs_sandbox
+def test_memory_of_all_processes_together_is_capped(sandbox):
+    if "memory" not in {c for h in cgroups.hierarchies() for c in h.controllers}:
+        pytest.skip("no cgroup memory controller on this machine")
+    # Three processes of 450 MiB each: every one is under the 1 GiB per-process limit, together they
+    # are over the run's 1 GiB + scratch.
+    result = sandbox("""
+        import os, sys, time
+        children = []
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                block = b"x" * (450 * 2**20)
+                time.sleep(10)
+                os._exit(0)
+            children.append(pid)
+        statuses = [os.waitpid(pid, 0)[1] for pid in children]
+        sys.exit(1 if any(statuses) else 0)
+    """)
+    assert result.status == "memory", result
+    assert result.message == ("the program used more than 1.1 GiB of memory (all its processes and files in "
+                              "/tmp, /dev/shm and /output together) and was stopped")
+    _assert_runner_still_works(sandbox)
+
+
+# --- what the program prints is its own business -------------------------------------------------
+
+@needs_sandbox
+def test_nul_bytes_and_invalid_utf8_in_the_log_are_stored_escaped_and_named(sandbox):
+    result = sandbox("""
+        import sys
+        sys.stdout.buffer.write(b"before\\0after \\xff\\xfe end\\n")
+        sys.stderr.write("a warning\\n")
+    """)
+    assert result.status == "ok"
+    assert result.stdout == "before\\x00after \\xff\\xfe end\n" and result.stderr == "a warning\n"
+    assert result.message == ("the program finished successfully; "
+                              "its log contained NUL bytes and invalid UTF-8; shown escaped")
+    assert result.log_note == "its log contained NUL bytes and invalid UTF-8; shown escaped"
+
+    failed = sandbox("import os\nos.write(2, b'bad \\0 byte\\n')\nraise SystemExit(4)\n")
+    assert failed.status == "failed" and failed.exit_code == 4
+    assert failed.message == ("the program exited with status 4: bad \\x00 byte; "
+                              "its log contained NUL bytes; shown escaped")
+
+    # Valid UTF-8 cut by the log cap is not reported as invalid (the cut may split a character).
+    long = sandbox("print('a' + '\u00e9' * 100_000)")
+    assert long.status == "ok" and long.message == "the program finished successfully"
+    assert "bytes omitted by the sandbox" in long.stdout and "\\x" not in long.stdout
+
+
+@needs_sandbox
+def test_a_one_gigabyte_line_on_stdout_stops_the_program_once(sandbox):
+    started = time.monotonic()
+    result = sandbox("""
+        import sys
+        chunk = "z" * 2**20
+        for _ in range(1024):
+            sys.stdout.write(chunk)
+    """)
+    assert result.status == "output_limit"
+    assert result.message == "the program printed more than 2.0 MiB to stdout and was stopped"
+    assert len(result.stdout) < 70 * 1024 and time.monotonic() - started < 15
+
+
+def test_output_json_nested_too_deep_is_the_programs_problem(tmp_path):
+    expected = _write(tmp_path / "sub" / "submission.json", {"targets": {}, "nontargets": []})
+    for depth in (100_000, 101):
+        produced = _write(tmp_path / "run" / "submission.json", "[" * depth + "]" * depth)
+        assert compare_outputs(expected, produced) == (
+            False, "your program's output file submission.json is nested deeper than 100 levels")
+        assert output_problem(produced) == "your program's output file submission.json is nested deeper than 100 levels"
+        assert output_problem(tmp_path / "run") == output_problem(produced)
+    ok = _write(tmp_path / "run" / "submission.json", "[" * 100 + "]" * 100)
+    assert output_problem(ok) is None and not compare_outputs(expected, ok)[0]
 
 
 # --- platform-side errors ------------------------------------------------------------------------
