@@ -107,6 +107,21 @@ def entries() -> list[Entry]:
     return found
 
 
+def is_live(name: str) -> bool:
+    """Does a live process hold the scratch directory ``name`` right now?"""
+    try:
+        fd = os.open(state_dir() / f"{name}.lock", os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def orphaned_paths() -> list[Path]:
     """Directories and half-created locks with no lock holder (a worker died while creating or removing)."""
     root = state_dir()

@@ -84,7 +84,10 @@ def sweep() -> SweepReport:
         live_uids = {entry.uid for entry in live if entry.uid is not None}
         live_names = {entry.name for entry in live}
 
+        held = {entry.name for entry in entries if not entry.live}  # stale, and locked by us now
         for group in cgroups.stale_groups(live_names):
+            if group.name not in held and scratch.is_live(group.name):  # a run that started after we looked
+                continue
             group.remove()
             report.removed_cgroups.append(group.name)
 

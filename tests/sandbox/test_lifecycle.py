@@ -180,3 +180,22 @@ def test_scratch_directories_of_a_dead_owner_are_swept_and_live_ones_kept():
         assert dead_path.name in report.removed_scratch and not dead_path.exists()
         assert live_name not in report.removed_scratch and (live / "inputs").is_dir()
     assert not live.exists()
+
+
+@needs_sandbox
+def test_without_cgroups_or_a_tmpfs_the_run_still_works_and_its_log_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(cgroups, "hierarchies", lambda: [])
+
+    def cannot_mount(path, options):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(scratch, "mount_tmpfs", cannot_mount)
+    code = tmp_path / "code"
+    code.mkdir(mode=0o755)
+    (code / "main.py").write_text("open('/output/x.txt', 'w').write('x')\nimport time\ntime.sleep(60)\n")
+    uid = runner._UID_BASE + threading.get_native_id()
+    result = run_in_sandbox(code, ["python", "main.py"], {}, tmp_path / "out", Limits(wall_seconds=2))
+    assert result.status == "timeout" and (result.output_dir / "x.txt").read_text() == "x"
+    assert "sandbox: no usable cgroup" in result.platform_log
+    assert "sandbox: cannot mount a tmpfs for /output (Operation not permitted)" in result.platform_log
+    assert "cgroup" not in result.message and _processes_of(uid) == []
