@@ -479,8 +479,7 @@ def _start_and_watch(code_dir: Path, command: Sequence[str], inputs: Mapping[str
         try:
             watch = _watch(proc, uid, output_dir, limits, group)
         finally:
-            group.kill()
-            _kill_uid(uid)
+            group.kill()  # bubblewrap has exited, so its pid namespace is gone; this is for stragglers
         return watch, bool(_read_nonblocking(started_read))
     finally:
         os.close(started_read)
@@ -665,12 +664,18 @@ def _kill_uid(uid: int) -> None:
             if not entry.name.isdigit():
                 continue
             try:
-                with open(f"/proc/{entry.name}/status", "rb") as handle:
-                    uid_line = next(line for line in handle if line.startswith(b"Uid:"))
-                if int(uid_line.split()[1]) == uid:
+                # /proc/<pid>/status, not the directory's owner: a non-dumpable process's is root.
+                fd = os.open(f"/proc/{entry.name}/status", os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    head = os.read(fd, 2048)
+                finally:
+                    os.close(fd)
+                start = head.index(b"\nUid:") + 5
+                state = head[head.index(b"\nState:") + 8:][:1]
+                if int(head[start:head.index(b"\t", start + 1)]) == uid and state not in (b"Z", b"X"):
                     found = True
                     os.kill(int(entry.name), signal.SIGKILL)
-            except (OSError, StopIteration, ValueError):
+            except (OSError, ValueError):
                 continue
         if not found:
             return

@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -152,7 +153,11 @@ def remove_tree(path: Path) -> None:
     for mount_point in reversed(mounts_under(path)):
         with contextlib.suppress(OSError):
             unmount(mount_point)
-    if os.path.lexists(path):
+    if not os.path.lexists(path):
+        return
+    try:
+        shutil.rmtree(path)
+    except (OSError, RecursionError):  # a tree too deep for rmtree's recursion: rm copes
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
