@@ -62,33 +62,31 @@ def _own_groups() -> dict[str, str]:
     return groups
 
 
+def _usable(directory: Path) -> bool:
+    return directory.is_dir() and os.access(directory, os.W_OK)
+
+
 def _v2_hierarchy(mounts, own) -> _Hierarchy | None:
     mount = next((m for m, fstype, _ in mounts if fstype == "cgroup2"), None)
     if mount is None or "" not in own:
         return None
     hierarchy = _Hierarchy(mount, own[""], 2, frozenset())
-    base = hierarchy.base()
-    try:
-        base.mkdir(exist_ok=True)
-    except OSError:
+    own_dir = hierarchy.base().parent
+    if not _usable(own_dir):
         return None
-    enabled = set()
+    enabled = {"cpuacct"}  # cpu.stat is in every v2 group
     for controller in ("memory", "pids"):
-        # Children only get a controller the parent enables; a non-root group holding processes cannot
-        # enable one (EBUSY), in which case the group still tracks and kills the run.
-        for parent in (base.parent, base):
-            try:
-                available = (parent / "cgroup.controllers").read_text().split()
-                if controller in available and controller not in (parent / "cgroup.subtree_control").read_text().split():
-                    (parent / "cgroup.subtree_control").write_text(f"+{controller}")
-            except OSError:
-                break
+        # Children only get a controller their parent enables; a non-root group holding processes cannot
+        # enable one (EBUSY), in which case the run's group still tracks and kills the run.
         try:
-            if controller in (base / "cgroup.subtree_control").read_text().split():
-                enabled.add(controller)
+            if controller not in (own_dir / "cgroup.controllers").read_text().split():
+                continue
+            if controller not in (own_dir / "cgroup.subtree_control").read_text().split():
+                (own_dir / "cgroup.subtree_control").write_text(f"+{controller}")
+            enabled.add(controller)
         except OSError:
-            pass
-    return dataclasses.replace(hierarchy, controllers=frozenset(enabled | {"cpuacct"}))  # cpu.stat is core
+            continue
+    return dataclasses.replace(hierarchy, controllers=frozenset(enabled))
 
 
 def _v1_hierarchies(mounts, own, wanted: set[str]) -> list[_Hierarchy]:
@@ -101,9 +99,7 @@ def _v1_hierarchies(mounts, own, wanted: set[str]) -> list[_Hierarchy]:
         if not controllers or path is None:
             continue
         hierarchy = _Hierarchy(mount, path, 1, frozenset(controllers))
-        try:
-            hierarchy.base().mkdir(exist_ok=True)
-        except OSError:
+        if not _usable(hierarchy.base().parent):
             continue
         found.append(hierarchy)
         wanted -= controllers
@@ -133,12 +129,24 @@ class RunCgroup:
         paths, notes = [], []
         for hierarchy in hierarchies():
             path = hierarchy.base() / name
-            try:
-                path.mkdir()
-            except OSError as error:
-                notes.append(f"cannot create cgroup {path}: {error.strerror}")
-                continue
-            paths.append((path, hierarchy.version, hierarchy.controllers))
+            for attempt in range(3):
+                try:
+                    path.parent.mkdir(exist_ok=True)
+                    controllers = set(hierarchy.controllers)
+                    if hierarchy.version == 2:
+                        for controller in controllers & {"memory", "pids"}:
+                            try:
+                                (path.parent / "cgroup.subtree_control").write_text(f"+{controller}")
+                            except OSError:
+                                controllers.discard(controller)
+                    path.mkdir()
+                except FileNotFoundError:  # another run removed the empty parent just now
+                    continue
+                except OSError as error:
+                    notes.append(f"cannot create cgroup {path}: {error.strerror}")
+                else:
+                    paths.append((path, hierarchy.version, frozenset(controllers)))
+                break
         group = cls(name, paths, notes)
         have = group.controllers()
         try:
@@ -249,6 +257,10 @@ class RunCgroup:
         self.kill()
         for path, _, _ in self.paths:
             _rmdir(path)
+            try:  # leave nothing in the worker's own group once no run is left (a busy parent stays)
+                path.parent.rmdir()
+            except OSError:
+                pass
 
 
 def _rmdir(path: Path, timeout: float = 5.0) -> None:
