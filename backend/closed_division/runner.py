@@ -173,7 +173,7 @@ def run_concealed(code_run_id: int) -> None:
                 problem = problem_cache.load_problem(benchmark_type, services.concealed_data_dir(task), config)
                 try:
                     solution = benchmark_type.load_submission(problem, produced, config)
-                except (evaluation.SubmissionError, RecursionError) as error:
+                except (evaluation.SubmissionError, RecursionError, MemoryError) as error:
                     entry.update(status=ConcealedRun.Status.INVALID_OUTPUT, message=_text(str(error)))
                     status = C.FAILED
                     message = f"on concealed task {index}, the program's output was not a valid submission"

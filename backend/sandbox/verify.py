@@ -36,6 +36,8 @@ def _load_json(path: Path, label: str, produced: bool) -> Any:
         value = json.loads(path.read_bytes().decode("utf-8"))
     except RecursionError:
         raise _Unreadable(f"{whose} is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except MemoryError:
+        raise _Unreadable(f"{whose} needs more memory to read than the platform allows") from None
     except (UnicodeDecodeError, ValueError) as error:
         if produced:
             raise _Unreadable(f"{label} written by the code is not valid JSON ({error})") from None
@@ -75,7 +77,7 @@ def output_problem(path: Path) -> str | None:
         try:
             _load_json(file, label, produced=True)
         except _Unreadable as problem:
-            if "nested deeper" in str(problem):
+            if "nested deeper" in str(problem) or "more memory" in str(problem):
                 return str(problem)
     return None
 

@@ -199,3 +199,30 @@ def test_without_cgroups_or_a_tmpfs_the_run_still_works_and_its_log_says_so(tmp_
     assert "sandbox: no usable cgroup" in result.platform_log
     assert "sandbox: cannot mount a tmpfs for /output (Operation not permitted)" in result.platform_log
     assert "cgroup" not in result.message and _processes_of(uid) == []
+
+
+@needs_sandbox
+def test_concurrent_runs_and_sweeps_do_not_disturb_each_other(tmp_path):
+    code = tmp_path / "code"
+    code.mkdir(mode=0o755)
+    (code / "main.py").write_text("import os, time\ntime.sleep(2)\n"
+                                  "open('/output/uid.txt', 'w').write(str(os.getuid()))\n")
+    results, sweeps = {}, []
+
+    def run(n: int) -> None:
+        results[n] = run_in_sandbox(code, ["python", "main.py"], {}, tmp_path / f"out{n}", Limits(wall_seconds=60))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        sweeps.append(sweep())
+        time.sleep(0.2)
+    for thread in threads:
+        thread.join()
+    assert [results[n].status for n in range(2)] == ["ok", "ok"], results
+    uids = {(results[n].output_dir / "uid.txt").read_text() for n in range(2)}
+    assert len(uids) == 2  # each run had its own uid
+    mine = f"run-{os.getpid()}-"
+    assert not [name for report in sweeps for name in report.removed_scratch + report.removed_cgroups
+                if name.startswith(mine)]
