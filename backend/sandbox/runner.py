@@ -34,7 +34,6 @@ This module must not import Django: the Celery worker calls it from a service fu
 """
 from __future__ import annotations
 
-import codecs
 import ctypes
 import dataclasses
 import importlib.metadata
@@ -506,38 +505,43 @@ class _CappedBuffer:
             self.tail += data
             del self.tail[:-self.half]
 
+    def _parts(self) -> list[bytes]:
+        """What was kept: one piece, or head and tail when the middle was cut (without the pieces of
+        characters our cut split, which are not the program's fault)."""
+        head, tail = bytes(self.head), bytes(self.tail)
+        if self.total <= len(head) + len(tail):
+            return [head + tail]
+        for back in range(1, min(4, len(head)) + 1):
+            byte = head[-back]
+            if byte < 0x80:
+                break
+            if byte >= 0xC0:  # the lead byte of the last character: drop it if incomplete
+                if back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+                    head = head[:-back]
+                break
+        skip = 0
+        while skip < min(3, len(tail)) and 0x80 <= tail[skip] <= 0xBF:
+            skip += 1
+        return [head, tail[skip:]]
+
     def text(self) -> str:
         """What was kept, as text that any database stores: invalid UTF-8 and NUL bytes escaped (\\xNN)."""
+        parts = self._parts()
+        if len(parts) == 1:
+            return _escape(parts[0])
         omitted = self.total - len(self.head) - len(self.tail)
-        if omitted <= 0:
-            return _escape(bytes(self.head) + bytes(self.tail))
-        # Our cut may split a character: drop its pieces rather than report them as invalid.
-        head = codecs.getincrementaldecoder("utf-8")("backslashreplace").decode(bytes(self.head), final=False)
-        tail = bytes(self.tail)
-        for _ in range(3):
-            if tail and 0x80 <= tail[0] <= 0xBF:
-                tail = tail[1:]
-        marker = f"\n[... {omitted} bytes omitted by the sandbox ...]\n"
-        return _escape_nul(head) + marker + _escape(tail)
+        return _escape(parts[0]) + f"\n[... {omitted} bytes omitted by the sandbox ...]\n" + _escape(parts[1])
 
     def problems(self) -> set[str]:
         """"nul" and/or "utf-8" when what was kept had NUL bytes or was not valid UTF-8."""
         found = set()
-        head, tail = bytes(self.head), bytes(self.tail)
-        if self.total > len(head) + len(tail):  # cut: ignore characters split by the cut
-            head = head[:len(head) - 3] if len(head) > 3 else head
-            tail = tail[3:] if len(tail) > 3 else tail
-            parts = [head, tail]
-        else:
-            parts = [head + tail]
-        for part in parts:
+        for part in self._parts():
             if b"\0" in part:
                 found.add("nul")
             try:
                 part.decode("utf-8")
-            except UnicodeDecodeError as error:
-                if len(parts) == 1 or error.start < len(part) - 3:
-                    found.add("utf-8")
+            except UnicodeDecodeError:
+                found.add("utf-8")
         return found
 
 
