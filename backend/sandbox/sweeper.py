@@ -67,7 +67,8 @@ def _supervised(pid: int) -> bool:
         status = _status(pid)
         if not status:
             return False
-        if status.get("Name") == "bwrap":
+        # A sandboxed program can rename itself "bwrap"; the real one runs as root.
+        if status.get("Name") == "bwrap" and status.get("Uid", "").split()[:1] == ["0"]:
             return True
         try:
             pid = int(status["PPid"])

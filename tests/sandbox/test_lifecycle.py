@@ -226,3 +226,26 @@ def test_concurrent_runs_and_sweeps_do_not_disturb_each_other(tmp_path):
     mine = f"run-{os.getpid()}-"
     assert not [name for report in sweeps for name in report.removed_scratch + report.removed_cgroups
                 if name.startswith(mine)]
+
+
+@needs_sandbox
+def test_the_sweeper_spares_a_supervised_sandbox_it_does_not_know_but_not_a_fake_supervisor(tmp_path):
+    # An older runner that does not register its runs: its program runs under a root bubblewrap.
+    uid, fake_uid = (runner._UID_BASE + sweeper.UID_SPAN - 1 - random.randrange(1000) - offset for offset in (0, 2000))
+    supervised = subprocess.Popen(["bwrap", "--dev-bind", "/", "/", "--unshare-pid", "--die-with-parent", "--",
+                                   "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "sleep", "300"])
+    # A stray sandbox process calling itself "bwrap" is no supervisor.
+    (tmp_path / "bwrap").symlink_to(subprocess.run(["which", "sleep"], capture_output=True, text=True).stdout.strip())
+    fake = subprocess.Popen(["setpriv", f"--reuid={fake_uid}", f"--regid={fake_uid}", "--clear-groups",
+                             str(tmp_path / "bwrap"), "300"])
+    try:
+        _wait_for(lambda: _processes_of(uid) and _processes_of(fake_uid), 10, "both processes to start")
+        report = sweep()
+        assert fake.wait(timeout=5) == -9 and fake.pid in report.killed_processes
+        assert supervised.poll() is None and _processes_of(uid)
+    finally:
+        for proc in (supervised, fake):
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    _wait_for(lambda: not _processes_of(uid), 5, "the supervised program to die with its bubblewrap")
