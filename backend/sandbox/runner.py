@@ -392,7 +392,7 @@ def _prlimit_args(limits: Limits) -> list[str]:
     cpu = math.ceil(limits.cpu_seconds)
     return [
         f"--as={limits.memory_bytes}:{limits.memory_bytes}",
-        f"--cpu={cpu}:{cpu + 1}",  # SIGXCPU at the soft limit (ignored by pid 1), SIGKILL 1 s later
+        f"--cpu={cpu}:{cpu + 1}",  # SIGXCPU at the soft limit, SIGKILL 1 s later if it is ignored
         f"--nproc={limits.max_processes}:{limits.max_processes}",
         f"--fsize={limits.output_bytes}:{limits.output_bytes}",
         "--nofile=1024:1024",
