@@ -25,7 +25,7 @@ def int_param(params: Mapping[str, str], name: str, *, default: int | None = Non
               maximum: int = MAX_ID) -> int | None:
     """An integer in ``[minimum, maximum]``; ``default`` when the parameter is absent or empty."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None or raw.strip() == "":
         return default
     text = raw.strip()
     if not (text.lstrip("-").isascii() and text.lstrip("-").isdigit()) or len(text) > 20:

@@ -195,7 +195,10 @@ def create_submission(
         try:
             validate_submission_file(benchmark, path, display_name)
         except evaluation.SubmissionError as error:
-            raise SubmissionRejected("file", _short(str(error))) from None
+            message = str(error)
+            if display_name not in message:  # a member of an archive: say which upload it came from
+                message = f"{display_name}: {message}"
+            raise SubmissionRejected("file", _short(message)) from None
 
     with transaction.atomic():
         # Lock the entrant's row so two concurrent uploads cannot both pass the quota check.
