@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from . import registry
-from .base import EvaluationError
+from .base import EvaluationError, SubmissionError
 from .submission_io import clip
 
 
@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         result = benchmark.evaluate(problem, solution, config, _progress_printer(not args.json))
     except EvaluationError as error:
-        print(f"error: {clip(str(error), 600)}", file=sys.stderr)
+        message = str(error)
+        if isinstance(error, SubmissionError) and args.submission.name not in message:
+            message = f"{args.submission.name}: {message}"  # a member of an archive: name the archive too
+        print(f"error: {clip(message, 600)}", file=sys.stderr)
         return 2
     except (OSError, ValueError, RecursionError, MemoryError) as error:
         # Input our validators did not anticipate: still a sentence, never a traceback.
