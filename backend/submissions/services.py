@@ -77,17 +77,23 @@ class BenchmarkDataUnavailable(SubmissionRejected):
         super().__init__("benchmark", "this benchmark's data is unavailable right now; the organizers have been told", 503)
 
 
+def problem_for_upload(benchmark: Benchmark):
+    """The benchmark's problem for validating an upload; broken data is a 503 for the participant and
+    an error with the reason in the log for the organizers."""
+    try:
+        return load_benchmark_problem(benchmark)
+    except Exception as error:  # a corrupt or incomplete data artifact: tell the organizers, not the participant
+        log.error("benchmark %s (challenge %s): its data cannot be loaded, uploads are refused with 503: %s",
+                  benchmark.slug, benchmark.challenge.slug, error, exc_info=True)
+        raise BenchmarkDataUnavailable() from None
+
+
 def validate_submission_file(benchmark: Benchmark, path: Path, display_name: str | None = None):
     """Parse the file with the benchmark type's validator within the web process's budget
     (``SUBMISSION_VALIDATION_BUDGET_MB``); SubmissionError names the problem. ``path`` is named as
     the participant named the file, so messages quote their name (``display_name`` is kept for callers
     whose path is named otherwise)."""
-    try:
-        problem = load_benchmark_problem(benchmark)
-    except Exception as error:  # a corrupt or incomplete data artifact: tell the organizers, not the participant
-        log.error("benchmark %s (challenge %s): its data cannot be loaded, uploads are refused with 503: %s",
-                  benchmark.slug, benchmark.challenge.slug, error, exc_info=True)
-        raise BenchmarkDataUnavailable() from None
+    problem = problem_for_upload(benchmark)
     budget = settings.SUBMISSION_VALIDATION_BUDGET_MB * 2**20
     with submission_io.limits(max_unpacked_bytes=budget, max_file_bytes=min(budget, submission_io.current_limits().max_file_bytes)):
         try:
