@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
-from backend.core.params import bool_param, text_param
+from backend.core.params import MAX_ID, bool_param, text_param
 from backend.core.permissions import IsOrganizer
 
 from . import selectors, services
@@ -60,7 +60,7 @@ class SubmissionInput(serializers.Serializer):
     division = serializers.ChoiceField(choices=Submission.Division.choices, default=Submission.Division.OPEN)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     team = serializers.CharField(required=False, allow_blank=True, default="")
-    phase = serializers.IntegerField(required=False)
+    phase = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)  # beyond: a 400, not a DB overflow
 
 
 class SubmissionListCreateApi(APIView):

@@ -60,3 +60,15 @@ def test_submission_list_filters_are_validated(speech_challenge, users):
                           ({"benchmark": "a\x00b"}, "benchmark")):
         response = client.get("/api/submissions/", params)
         assert response.status_code == 400 and list(response.json()["errors"]) == [field]
+
+
+def test_an_out_of_range_phase_in_an_upload_is_a_400(speech_challenge, users, speech_data_dir):
+    from tests.backend.helpers import speech_upload
+
+    client = APIClient()
+    client.force_authenticate(users["alice"])
+    for phase in ("99999999999999999999999", "0", "x"):
+        response = client.post("/api/submissions/", {"challenge": "kws", "benchmark": "en-25", "phase": phase,
+                                                     "file": speech_upload(speech_data_dir)}, format="multipart")
+        assert response.status_code == 400 and list(response.json()["errors"]) == ["phase"], response.content[:200]
+    assert not Submission.objects.exists()
