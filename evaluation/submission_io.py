@@ -129,16 +129,22 @@ _OPENERS[[ord("["), ord("{")]] = 1
 _OPENERS[[ord("]"), ord("}")]] = -1
 
 
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of ``[``/``{`` outside string literals, without recursion (numpy prefix sums).
+def json_depth(data: bytes, stop_above: int | None = None) -> int:
+    """The deepest nesting of ``[``/``{`` outside string literals, without recursion (numpy prefix sums
+    over 1 MB chunks, so memory stays small); returns early once it exceeds ``stop_above``.
 
     Unterminated strings count their brackets too, so the figure is an upper bound for any input.
     """
-    structure = _JSON_STRING.sub(b"", data)
-    if not structure:
-        return 0
-    steps = _OPENERS[np.frombuffer(structure, np.uint8)]
-    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+    structure = np.frombuffer(_JSON_STRING.sub(b"", data), np.uint8)
+    deepest = level = 0
+    for start in range(0, len(structure), MiB):
+        levels = np.cumsum(_OPENERS[structure[start:start + MiB]], dtype=np.int64) + level
+        if len(levels):
+            deepest = max(deepest, int(levels.max()))
+            level = int(levels[-1])
+        if stop_above is not None and deepest > stop_above:
+            break
+    return deepest
 
 
 def parse_json(data: bytes, name: str) -> Any:
@@ -151,9 +157,9 @@ def parse_json(data: bytes, name: str) -> Any:
     except UnicodeDecodeError as error:
         raise SubmissionError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     max_depth = current_limits().max_json_depth
-    depth = json_depth(data)
+    depth = json_depth(data, stop_above=max_depth)
     if depth > max_depth:
-        raise SubmissionError(f"{name}: JSON nested {depth} levels deep; at most {max_depth} are allowed")
+        raise SubmissionError(f"{name}: JSON nested at least {depth} levels deep; at most {max_depth} are allowed")
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -205,7 +211,7 @@ def _declared_directory(handle: BinaryIO, name: str) -> tuple[int, int]:
             record = handle.read(_ZIP64_EOCD.size)
             if len(record) == _ZIP64_EOCD.size and record[:4] == b"PK\x06\x06":
                 fields = _ZIP64_EOCD.unpack(record)
-                entries, directory_bytes = fields[6], fields[7]
+                entries, directory_bytes = fields[7], fields[8]
     handle.seek(0)
     return entries, directory_bytes
 

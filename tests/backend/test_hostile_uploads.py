@@ -134,7 +134,7 @@ def test_vision_deep_json_inside_a_zip_is_refused_by_depth(vision_challenge, use
     response = client.post("/api/submissions/", {"challenge": "vision", "benchmark": "concepts",
                                                  "file": SimpleUploadedFile("my-labels.zip", archive)}, format="multipart")
     assert response.status_code == 400
-    assert response.json()["detail"] == ("file: my-labels.zip: Cupcake.json: JSON nested 100000 levels deep; at most 64 are allowed")
+    assert response.json()["detail"] == ("file: my-labels.zip: Cupcake.json: JSON nested at least 100000 levels deep; at most 64 are allowed")
 
 
 def test_speech_error_echoes_at_most_a_few_hundred_characters(speech_challenge, users, speech_data_dir):

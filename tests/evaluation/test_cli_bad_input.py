@@ -45,7 +45,7 @@ def test_deep_json_is_a_sentence_not_a_recursion_traceback(speech_data_dir, tmp_
     path.write_bytes(hostile_uploads.deep_json(1_000_000))
     result = cli("score", "speech-selection", "--data", speech_data_dir, "--submission", path, "--train-size", 25)
     _assert_refused(result, "deep.json")
-    assert "nested 1000000 levels deep" in result.stderr
+    assert "nested at least 1000000 levels deep" in result.stderr
 
 
 def test_vision_zip_with_deep_json_and_corrupt_zip(vision_data_dir, tmp_path, capsys):

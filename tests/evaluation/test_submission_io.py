@@ -69,7 +69,7 @@ def test_npz_round_trip_keeps_values_and_fortran_order():
 
 def test_json_depth_is_checked_without_recursion():
     deep = hostile_uploads.deep_json(1_000_000)
-    with pytest.raises(SubmissionError, match="deep.json: JSON nested 1000000 levels deep; at most 64"):
+    with pytest.raises(SubmissionError, match="deep.json: JSON nested at least 1000000 levels deep; at most 64"):
         submission_io.parse_json(deep, "deep.json")
     # brackets inside strings do not count; 64 levels are fine
     tricky = {"a": "[" * 100 + '\\"{{{', "b": ["]]]"]}
