@@ -44,7 +44,7 @@ class Limits:
     max_unpacked_bytes: int = 256 * MiB   # all members of an archive together, as actually inflated
     max_entries: int = 10_000             # entries in an archive (its central directory is read before that)
     max_json_depth: int = 64              # nesting of [ and {
-    max_name_chars: int = 1024            # an archive entry's path
+    max_name_chars: int = 512             # an archive entry's path
 
 
 _LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar("submission_limits", default=Limits())
@@ -187,7 +187,7 @@ _EOCD = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 # A central directory entry is 46 bytes plus its name, extra field and comment.
-_MAX_CENTRAL_ENTRY_BYTES = 46 + 1024 + 512
+_MAX_CENTRAL_ENTRY_BYTES = 46 + 1024 + 512  # name, extra field, comment: generous
 _SUPPORTED_COMPRESSION = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
 
 

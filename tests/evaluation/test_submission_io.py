@@ -112,3 +112,11 @@ def test_stored_and_deflated_members_are_read(tmp_path):
         path = tmp_path / f"ok{method}.zip"
         path.write_bytes(hostile_uploads.make_zip([("folder/a.csv", b"id\n1\n"), ("__MACOSX/._a.csv", b"junk")], method))
         assert submission_io.collect_files(path, (".csv",)) == {"a.csv": b"id\n1\n"}
+
+
+def test_overlong_entry_names_are_refused_with_a_short_message(tmp_path):
+    path = tmp_path / "long.zip"
+    path.write_bytes(hostile_uploads.make_zip([("d/" * 400 + "a.csv", b"id\n")]))
+    with pytest.raises(SubmissionError, match="long.zip: an entry name is 805 characters long") as error:
+        submission_io.collect_files(path, (".csv",))
+    assert len(str(error.value)) < 200
