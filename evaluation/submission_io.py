@@ -48,8 +48,6 @@ class Limits:
 
 
 _LIMITS: contextvars.ContextVar[Limits] = contextvars.ContextVar("submission_limits", default=Limits())
-# Kept for callers that refer to the old constant.
-MAX_UNPACKED_BYTES = Limits.max_unpacked_bytes
 
 
 def current_limits() -> Limits:

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
 from ..registry import register
-from ..submission_io import decode_text, open_zip, shorten
-from ._selection_common import MAX_SUBMISSION_BYTES, parse_json, preview, read_embedding_table, \
+from ..submission_io import open_zip, shorten
+from ._selection_common import parse_json, preview, read_embedding_table, \
     read_submission_bytes, single_threaded_blas, type_name
 
 POOL_PATH = "embeddings/train_emb_256_dataperf.parquet"
