@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 from . import registry
-from .base import EvaluationError
+from .base import EvaluationError, SubmissionError
+from .submission_io import clip
 
 
 def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None:
@@ -74,7 +75,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         result = benchmark.evaluate(problem, solution, config, _progress_printer(not args.json))
     except EvaluationError as error:
-        print(f"error: {error}", file=sys.stderr)
+        message = str(error)
+        if isinstance(error, SubmissionError) and args.submission.name not in message:
+            message = f"{args.submission.name}: {message}"  # a member of an archive: name the archive too
+        print(f"error: {clip(message, 600)}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, RecursionError, MemoryError) as error:
+        # Input our validators did not anticipate: still a sentence, never a traceback.
+        print(f"error: {args.submission.name} or the data in {args.data} could not be read "
+              f"({type(error).__name__}: {clip(str(error), 200)})", file=sys.stderr)
         return 2
     payload = result.as_dict(benchmark.primary_metric)
     if args.json:

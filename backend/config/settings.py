@@ -118,6 +118,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 SUBMISSION_MAX_UPLOAD_BYTES = env_int("SUBMISSION_MAX_UPLOAD_BYTES", 50 * 2**20)
+# What validating one upload in the web process may unpack (archives, .npz), checked from the declared
+# sizes before inflating and from the bytes actually produced while streaming (evaluation/submission_io.py).
+SUBMISSION_VALIDATION_BUDGET_MB = env_int("SUBMISSION_VALIDATION_BUDGET_MB", 256)
 
 _redis_cache = os.environ.get("REDIS_CACHE_URL")
 CACHES = {

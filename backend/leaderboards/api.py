@@ -9,14 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.challenges import selectors as challenge_selectors
+from backend.core.params import choice_param, id_param, int_param
 
 from . import selectors
 
 
-def resolve(user, slug: str, benchmark_slug: str, phase_id: str | None):
+def resolve(user, slug: str, benchmark_slug: str, phase_id: int | None):
     benchmark = challenge_selectors.get_visible_benchmark(user, slug, benchmark_slug)
     phases = benchmark.challenge.phases.all()
-    phase = phases.filter(pk=phase_id).first() if phase_id else challenge_selectors.current_phase(benchmark.challenge)
+    phase = phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(benchmark.challenge)
     if phase is None:
         raise Http404("No such phase.")
     return benchmark, phase
@@ -31,11 +32,14 @@ class LeaderboardApi(APIView):
         OpenApiParameter("export", str, enum=["csv"], description="download the ranked rows as CSV"),
     ])
     def get(self, request, slug: str, benchmark: str):
-        benchmark, phase = resolve(request.user, slug, benchmark, request.query_params.get("phase"))
+        params = request.query_params
+        phase_id, since = id_param(params, "phase"), int_param(params, "since")
+        export = choice_param(params, "export", ["csv"])
+        benchmark, phase = resolve(request.user, slug, benchmark, phase_id)
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         version = selectors.leaderboard_version(phase)
-        if request.query_params.get("export") == "csv":
+        if export == "csv":
             phase.leaderboard_version = version
             rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
             keys = [c.key for c in selectors.columns_for(benchmark)]
@@ -44,8 +48,7 @@ class LeaderboardApi(APIView):
                 ["rank", "entrant", "baseline", "division", "submitted_at", *keys],
                 [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys]]
                  for r in rows])
-        since = request.query_params.get("since")
-        if since is not None and since == str(version):
+        if since is not None and since == version:
             return Response({"changed": False, "version": version})
         phase.leaderboard_version = version
         rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
@@ -80,16 +83,16 @@ class ChallengeLeaderboardApi(APIView):
         OpenApiParameter("export", str, enum=["csv", "json"], description="download as a file"),
     ])
     def get(self, request, slug: str):
+        phase_id = id_param(request.query_params, "phase")
+        export = choice_param(request.query_params, "export", ["csv", "json"])
         challenge = challenge_selectors.get_visible_challenge(request.user, slug)
-        phase_id = request.query_params.get("phase")
-        phase = challenge.phases.filter(pk=phase_id).first() if phase_id else challenge_selectors.current_phase(challenge)
+        phase = challenge.phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(challenge)
         if phase is None:
             raise Http404("No such phase.")
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         board = selectors.challenge_leaderboard(phase, request.user)
         board["version"] = selectors.leaderboard_version(phase)
-        export = request.query_params.get("export")
         if export == "csv":
             slugs = [b["slug"] for b in board["benchmarks"]]
             return _csv_response(

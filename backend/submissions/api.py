@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
+from backend.core.params import MAX_ID, bool_param, text_param
 from backend.core.permissions import IsOrganizer
 
 from . import selectors, services
@@ -59,7 +60,7 @@ class SubmissionInput(serializers.Serializer):
     division = serializers.ChoiceField(choices=Submission.Division.choices, default=Submission.Division.OPEN)
     description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
     team = serializers.CharField(required=False, allow_blank=True, default="")
-    phase = serializers.IntegerField(required=False)
+    phase = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)  # beyond: a 400, not a DB overflow
 
 
 class SubmissionListCreateApi(APIView):
@@ -68,12 +69,15 @@ class SubmissionListCreateApi(APIView):
 
     @extend_schema(responses=SubmissionOutput(many=True))
     def get(self, request):
+        params = request.query_params
+        challenge, benchmark = text_param(params, "challenge"), text_param(params, "benchmark")
+        mine = bool_param(params, "mine")
         qs = selectors.visible_submissions(request.user)
-        if challenge := request.query_params.get("challenge"):
+        if challenge:
             qs = qs.filter(benchmark__challenge__slug=challenge)
-        if benchmark := request.query_params.get("benchmark"):
+        if benchmark:
             qs = qs.filter(benchmark__slug=benchmark)
-        if request.query_params.get("mine"):
+        if mine:
             qs = qs.filter(user=request.user)
         return Response([serialize(s, request.user) for s in qs[:200]])
 

@@ -20,6 +20,7 @@ from backend.challenges.models import Benchmark, Phase
 from backend.core.errors import Rejected
 from backend.core.files import sha256_of
 from evaluation import cache as problem_cache
+from evaluation import submission_io
 
 from .models import Score, Submission, SubmissionPart
 
@@ -69,10 +70,59 @@ def load_benchmark_problem(benchmark: Benchmark):
     return problem_cache.load_problem(benchmark.benchmark_type, data_dir, benchmark.effective_config)
 
 
-def validate_submission_file(benchmark: Benchmark, path: Path):
-    """Parse the file with the benchmark type's validator; SubmissionError names the problem."""
-    problem = load_benchmark_problem(benchmark)
-    return benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
+class BenchmarkDataUnavailable(SubmissionRejected):
+    """The benchmark's own (hidden) data cannot be loaded: not the participant's fault, nothing is stored."""
+
+    def __init__(self):
+        super().__init__("benchmark", "this benchmark's data is unavailable right now; the organizers have been told", 503)
+
+
+def problem_for_upload(benchmark: Benchmark):
+    """The benchmark's problem for validating an upload; broken data is a 503 for the participant and
+    an error with the reason in the log for the organizers."""
+    try:
+        return load_benchmark_problem(benchmark)
+    except Exception as error:  # a corrupt or incomplete data artifact: tell the organizers, not the participant
+        log.error("benchmark %s (challenge %s): its data cannot be loaded, uploads are refused with 503: %s",
+                  benchmark.slug, benchmark.challenge.slug, error, exc_info=True)
+        raise BenchmarkDataUnavailable() from None
+
+
+def validate_submission_file(benchmark: Benchmark, path: Path, display_name: str | None = None):
+    """Parse the file with the benchmark type's validator within the web process's budget
+    (``SUBMISSION_VALIDATION_BUDGET_MB``); SubmissionError names the problem. ``path`` is named as
+    the participant named the file, so messages quote their name (``display_name`` is kept for callers
+    whose path is named otherwise)."""
+    problem = problem_for_upload(benchmark)
+    budget = settings.SUBMISSION_VALIDATION_BUDGET_MB * 2**20
+    with submission_io.limits(max_unpacked_bytes=budget, max_file_bytes=min(budget, submission_io.current_limits().max_file_bytes)):
+        try:
+            return benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
+        except evaluation.SubmissionError:
+            raise
+        except (RecursionError, MemoryError, ValueError, TypeError, KeyError, IndexError, OSError) as error:
+            # A validator bug must not become a 500: the participant gets a sentence, the log the traceback.
+            log.error("benchmark %s: validating %r crashed", benchmark.slug, display_name or path.name, exc_info=True)
+            raise evaluation.SubmissionError(
+                f"{display_name or path.name}: could not be read ({type(error).__name__}); "
+                "check the format described on the benchmark page") from None
+
+
+def _display_name(uploaded_name: str) -> str:
+    """The participant's file name, safe as a file name in our temp directory (base name, no NULs,
+    at most 200 characters) — the name every validation message quotes."""
+    name = Path((uploaded_name or "").replace("\\", "/")).name.replace("\x00", "")
+    if name in ("", ".", ".."):
+        name = "submission"
+    if len(name.encode()) > 200:
+        suffix = Path(name).suffix[:20]
+        name = name.encode()[:200 - len(suffix.encode())].decode(errors="ignore") + suffix
+    return name
+
+
+def _short(message: str, limit: int = 600) -> str:
+    """Every validator cuts the values it echoes; this keeps any message one screen long regardless."""
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 def _check_file(phase: Phase, benchmark: Benchmark, uploaded_file) -> None:
@@ -142,15 +192,19 @@ def create_submission(
     closed_division.check_code_upload(phase=phase, division=division, code_file=code_file)
 
     suffix = Path(uploaded_file.name).suffix
+    display_name = _display_name(uploaded_file.name)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"submission{suffix}"
+        path = Path(tmp) / display_name  # the validators name the file as the participant did
         with path.open("wb") as out:
             for chunk in uploaded_file.chunks():
                 out.write(chunk)
         try:
-            validate_submission_file(benchmark, path)
+            validate_submission_file(benchmark, path, display_name)
         except evaluation.SubmissionError as error:
-            raise SubmissionRejected("file", str(error)) from None
+            message = str(error)
+            if display_name not in message:  # a member of an archive: say which upload it came from
+                message = f"{display_name}: {message}"
+            raise SubmissionRejected("file", _short(message)) from None
 
     with transaction.atomic():
         # Lock the entrant's row so two concurrent uploads cannot both pass the quota check.

@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
+from backend.core.params import bool_param, id_param, int_param, text_param
 from backend.submissions.api import serialize as serialize_submission
 
 from . import selectors, services
@@ -45,14 +46,12 @@ class PoolApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, slug: str, benchmark: str):
-        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
         params = request.query_params
-        try:
-            page = int(params.get("page", 1))
-        except ValueError:
-            return rejected_response(services.VerificationRejected("page", f"{params.get('page')!r} is not a page number"))
-        return Response(selectors.pool_page(benchmark, query=params.get("q", ""), predicted=params.get("predicted", ""),
-                                            disagree=params.get("disagree") in ("1", "true"), page=page))
+        page = int_param(params, "page", default=1, minimum=1, maximum=10**6)
+        query, predicted = text_param(params, "q"), text_param(params, "predicted")
+        disagree = bool_param(params, "disagree")
+        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        return Response(selectors.pool_page(benchmark, query=query, predicted=predicted, disagree=disagree, page=page))
 
 
 class ProposalInput(serializers.Serializer):
@@ -95,10 +94,10 @@ class ProposalsApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, slug: str, benchmark: str):
+        phase_id = id_param(request.query_params, "phase")
         benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
-        phase_id = request.query_params.get("phase")
         phases = benchmark.challenge.phases.all()
-        phase = phases.filter(pk=phase_id).first() if phase_id else challenge_selectors.current_phase(benchmark.challenge)
+        phase = phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(benchmark.challenge)
         if phase is None:
             return Response({"scope": "own", "items": []})
         rows, scope = selectors.visible_proposals(request.user, benchmark, phase)

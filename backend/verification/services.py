@@ -132,7 +132,7 @@ def submit_test_set(*, user: User, benchmark: Benchmark, items: list, division: 
         if not isinstance(entry, dict) or not isinstance(entry.get("item_id"), str) or not isinstance(entry.get("label"), str):
             raise VerificationRejected("items", f"item {position}: expected an object with the strings item_id and label")
         entries.append((f"item {position}", entry["item_id"].strip(), entry["label"].strip()))
-    problem = submission_services.load_benchmark_problem(benchmark)
+    problem = submission_services.problem_for_upload(benchmark)  # broken data: 503, not 500
     try:
         test_set.check_proposals(problem, entries, benchmark.effective_config, "your set")
     except SubmissionError as error:

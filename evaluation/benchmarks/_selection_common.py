@@ -1,7 +1,6 @@
 """Helpers shared by the speech and vision selection benchmark types (no Django, no sklearn)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -11,6 +10,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from ..base import DataError, SubmissionError
+from ..submission_io import format_items, parse_json, read_bytes  # noqa: F401  (parse_json: re-exported)
 
 # Upper bound for a submission file read into memory (a 60-id speech JSON is a few kB; a
 # 3 x 1,000-row vision submission is well under 1 MB).
@@ -96,37 +96,12 @@ def read_submission_bytes(path: Path, what: str = "submission") -> bytes:
         raise SubmissionError(f"{what} {path.name} is empty")
     if size > MAX_SUBMISSION_BYTES:
         raise SubmissionError(f"{what} {path.name} is {size} bytes; the limit is {MAX_SUBMISSION_BYTES} bytes")
-    return path.read_bytes()
-
-
-def parse_json(data: bytes, name: str) -> Any:
-    """Parse JSON text, rejecting duplicate object keys (which ``json`` would silently merge)."""
-    if not data.strip():
-        raise SubmissionError(f"{name} is empty")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise SubmissionError(f"{name} is not UTF-8 text ({error.reason} at byte {error.start})") from None
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise SubmissionError(f"{name}: key {key!r} appears twice in the same JSON object")
-            result[key] = value
-        return result
-
-    try:
-        return json.loads(text, object_pairs_hook=no_duplicates)
-    except json.JSONDecodeError as error:
-        raise SubmissionError(f"{name} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
+    return read_bytes(path)
 
 
 def preview(items: Iterable[Any], limit: int = 3) -> str:
-    """``'a', 'b', 'c' and 4 more`` for error messages."""
-    items = list(items)
-    shown = ", ".join(repr(i) for i in items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+    """``'a', 'b', 'c' and 4 more`` for error messages (each item cut to a readable length)."""
+    return format_items(items, limit)
 
 
 def type_name(value: Any) -> str:

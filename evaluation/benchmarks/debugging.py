@@ -27,7 +27,7 @@ from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, S
 from ..data_io import check_name, embeddings, int_column, read_table, str_column, write_table
 from ..models import KNN_NEIGHBORS, MODELS, accuracy as plain_accuracy, fit_predict
 from ..registry import register
-from ..submission_io import check_ids, collect_files, decode_text, format_items, parse_float, parse_int, read_csv
+from ..submission_io import check_ids, collect_files, decode_text, format_items, parse_float, parse_int, read_csv, shorten
 
 TRAIN_FILE = re.compile(r"^(?P<id>[^_]+)_train_(?P<noise>[^_]+)_(?P<size>\d+)\.parquet$")
 TORCH_MODEL = "dataperf-torch"
@@ -484,7 +484,7 @@ class Debugging(BenchmarkType):
                 stem = name.rsplit(".", 1)[0]
                 data_id = stem if stem in tasks else stem.split("_", 1)[0]
                 if data_id not in tasks:
-                    raise SubmissionError(f"{name}: no task {data_id!r}; name files <data_id>.txt or "
+                    raise SubmissionError(f"{name}: no task {shorten(data_id)}; name files <data_id>.txt or "
                                           f"<data_id>_<method>.txt (tasks: {', '.join(tasks)})")
                 if data_id in assigned:
                     raise SubmissionError(f"two rankings for task {data_id}: {assigned[data_id]} and {name}")

@@ -37,6 +37,7 @@ import numpy as np
 
 from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
 from ..registry import register
+from ..submission_io import shorten
 from ._selection_common import load_yaml, parse_json, preview, read_embedding_table, read_submission_bytes, \
     single_threaded_blas, type_name
 
@@ -248,7 +249,7 @@ class SpeechSelection(BenchmarkType):
         # validate_selected_ids of eval.py, with messages instead of asserts.
         for word in targets:
             if word not in problem.allowed_target_ids:
-                raise SubmissionError(f"{name}: target {word!r} is not an allowed target word "
+                raise SubmissionError(f"{name}: target {shorten(word)} is not an allowed target word "
                                       f"(allowed: {', '.join(problem.target_words)})")
         missing = [word for word in problem.target_words if word not in targets]
         if missing:
@@ -260,8 +261,8 @@ class SpeechSelection(BenchmarkType):
         for word, ids in targets.items():
             bad = [i for i in ids if i not in problem.allowed_target_ids[word]]
             if bad:
-                raise SubmissionError(f"{name}: targets[{word!r}] contains {len(bad)} id(s) not in the allowed "
-                                      f"training set for {word!r}: {preview(bad)}")
+                raise SubmissionError(f"{name}: targets[{shorten(word)}] contains {len(bad)} id(s) not in the allowed "
+                                      f"training set for {shorten(word)}: {preview(bad)}")
         bad = [i for i in nontargets if i not in problem.allowed_nontargets]
         if bad:
             raise SubmissionError(f"{name}: nontargets contains {len(bad)} id(s) not in the allowed training set: "
@@ -284,13 +285,13 @@ class SpeechSelection(BenchmarkType):
             rows_per_class[word] = len(selected)
             if len(set(ids)) < len(ids):
                 dupes = sorted({i for i in ids if ids.count(i) > 1})
-                notes.append(f"targets[{word!r}]: duplicate id(s) {preview(dupes)} counted against the limit "
+                notes.append(f"targets[{shorten(word)}]: duplicate id(s) {preview(dupes)} counted against the limit "
                              "but used once (as the reference does)")
         n_target_rows = len(rows)
         for word, ids in _group_nontargets(nontargets).items():
             for clip_id in ids:
                 if clip_id not in problem.nontarget_row:
-                    raise SubmissionError(f"{name}: nontarget {clip_id!r} is allowed but has no embedding in "
+                    raise SubmissionError(f"{name}: nontarget {shorten(clip_id)} is allowed but has no embedding in "
                                           f"train_embeddings/{word}.parquet; choose another clip")
                 rows.append(problem.nontarget_row[clip_id])
             labels += [0] * len(ids)
@@ -331,16 +332,16 @@ class SpeechSelection(BenchmarkType):
                                   f"got {type_name(targets)}")
         for word, ids in targets.items():
             if not isinstance(ids, list):
-                raise SubmissionError(f"{name}: targets[{word!r}] must be a list of clip ids, got {type_name(ids)}")
+                raise SubmissionError(f"{name}: targets[{shorten(word)}] must be a list of clip ids, got {type_name(ids)}")
             for clip_id in ids:
                 if not isinstance(clip_id, str):
-                    raise SubmissionError(f"{name}: targets[{word!r}] contains {clip_id!r} ({type_name(clip_id)}); "
+                    raise SubmissionError(f"{name}: targets[{shorten(word)}] contains {shorten(clip_id)} ({type_name(clip_id)}); "
                                           "clip ids are strings")
         if not isinstance(nontargets, list):
             raise SubmissionError(f"{name}: 'nontargets' must be a list of clip ids, got {type_name(nontargets)}")
         for clip_id in nontargets:
             if not isinstance(clip_id, str):
-                raise SubmissionError(f"{name}: nontargets contains {clip_id!r} ({type_name(clip_id)}); "
+                raise SubmissionError(f"{name}: nontargets contains {shorten(clip_id)} ({type_name(clip_id)}); "
                                       "clip ids are strings")
         return targets, nontargets
 

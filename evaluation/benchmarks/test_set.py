@@ -35,7 +35,7 @@ from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, S
 from ..data_io import embeddings, int_column, read_table, str_column, unique_ids, write_table
 from ..models import fit_predict, resolve_suite
 from ..registry import register
-from ..submission_io import decode_text, format_items, read_csv
+from ..submission_io import format_items, read_bytes, read_csv, decode_text, shorten
 
 DISPLAY_KINDS = {"text": "text/plain", "image": "image/png", "audio": "audio/wav"}
 RATCHET_PATH = "hidden/ratchet.npz"
@@ -411,7 +411,7 @@ class TestSetCreation(BenchmarkType):
             raise SubmissionError(f"{path.name}: expected a CSV file with the header item_id,label")
         if path.stat().st_size > MAX_CSV_BYTES:
             raise SubmissionError(f"{path.name} is {path.stat().st_size} bytes; the limit is {MAX_CSV_BYTES} bytes")
-        rows = read_csv(decode_text(path.read_bytes(), path.name), path.name, ["item_id", "label"])
+        rows = read_csv(decode_text(read_bytes(path), path.name), path.name, ["item_id", "label"])
         entries = [(f"{path.name}, line {line}", values["item_id"], values["label"]) for line, values in rows]
         return TestSetSolution(check_proposals(problem, entries, config, path.name), path.name)
 
@@ -454,14 +454,14 @@ def check_proposals(problem: TestSetProblem, entries: Sequence[tuple[str, str, s
         if not item_id:
             raise SubmissionError(f"{where}: empty item_id")
         if item_id not in problem.index:
-            raise SubmissionError(f"{where}: unknown item_id {item_id!r} (not in the candidate pool)")
+            raise SubmissionError(f"{where}: unknown item_id {shorten(item_id)} (not in the candidate pool)")
         if item_id in first:
-            raise SubmissionError(f"{where}: item_id {item_id!r} appears twice (also {first[item_id]}); "
+            raise SubmissionError(f"{where}: item_id {shorten(item_id)} appears twice (also {first[item_id]}); "
                                   "propose each item once, with one label")
         if label not in problem.class_names:
             near = [c for c in problem.class_names if c.lower() == label.lower()]
             hint = f" (did you mean {near[0]!r}? labels are case-sensitive)" if near else ""
-            raise SubmissionError(f"{where}: unknown label {label!r}{hint}; labels: {', '.join(problem.class_names)}")
+            raise SubmissionError(f"{where}: unknown label {shorten(label)}{hint}; labels: {', '.join(problem.class_names)}")
         first[item_id] = where
         proposals.append(Proposal(item_id, label))
     return proposals

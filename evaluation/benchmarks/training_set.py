@@ -7,9 +7,7 @@ Score: mean test accuracy over the suite. Layout: docs/benchmarks/training-set.m
 from __future__ import annotations
 
 import dataclasses
-import io
 import threading
-import zipfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,7 +17,7 @@ from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, S
 from ..data_io import embeddings, int_column, read_table, str_column, unique_ids, write_table
 from ..models import accuracy, fit_predict, resolve_suite
 from ..registry import register
-from ..submission_io import check_ids, collect_files, decode_text, parse_int, read_csv
+from ..submission_io import check_ids, collect_files, decode_text, parse_int, read_csv, read_npz
 
 
 @dataclasses.dataclass(eq=False)
@@ -62,14 +60,11 @@ def write_data_dir(out_dir: Path, X_pool, y_pool, baseline_rows: Sequence[int], 
 
 
 def _read_npz(data: bytes, name: str, problem: TrainingSetProblem) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
-        missing = [key for key in ("X", "y") if key not in getattr(archive, "files", ())]
-        if missing:
-            raise SubmissionError(f"{name}: missing array(s) {', '.join(missing)} (expected an .npz with X and y)")
-        X, y = archive["X"], archive["y"]
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        raise SubmissionError(f"{name}: not a readable .npz file ({error})") from None
+    archive = read_npz(data, name)
+    missing = [key for key in ("X", "y") if key not in archive]
+    if missing:
+        raise SubmissionError(f"{name}: missing array(s) {', '.join(missing)} (expected an .npz with X and y)")
+    X, y = archive["X"], archive["y"]
     d = problem.X.shape[1]
     if X.ndim != 2 or X.shape[1] != d or y.shape != (len(X),):
         raise SubmissionError(f"{name}: X must be (m, {d}) and y (m,), got {X.shape} and {y.shape}")
@@ -80,7 +75,8 @@ def _read_npz(data: bytes, name: str, problem: TrainingSetProblem) -> tuple[np.n
     y = y.astype(np.int64)
     unknown = sorted(set(y.tolist()) - problem.classes)
     if unknown:
-        raise SubmissionError(f"{name}: unknown label(s) {unknown} (labels: {sorted(problem.classes)})")
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise SubmissionError(f"{name}: unknown label(s) {unknown[:10]}{more} (labels: {sorted(problem.classes)})")
     return X.astype(np.float32), y
 
 

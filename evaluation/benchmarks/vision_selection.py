@@ -27,7 +27,8 @@ import numpy as np
 
 from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
 from ..registry import register
-from ._selection_common import MAX_SUBMISSION_BYTES, parse_json, preview, read_embedding_table, \
+from ..submission_io import open_zip, shorten
+from ._selection_common import parse_json, preview, read_embedding_table, \
     read_submission_bytes, single_threaded_blas, type_name
 
 POOL_PATH = "embeddings/train_emb_256_dataperf.parquet"
@@ -170,33 +171,18 @@ class VisionSelection(BenchmarkType):
                                 lambda name: read_submission_bytes(files[name], "file"))
 
     def _from_zip(self, problem: VisionProblem, path: Path) -> dict[str, ConceptLabels]:
-        data = read_submission_bytes(path)
-        try:
-            archive = zipfile.ZipFile(io.BytesIO(data))
-            members = [info for info in archive.infolist() if not info.is_dir()]
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as error:
-            raise SubmissionError(f"{path.name} is not a valid zip archive ({error})") from None
-        files: dict[str, zipfile.ZipInfo] = {}
-        for info in members:
-            member = PurePosixPath(info.filename)
-            if member.name.startswith(".") or "__MACOSX" in member.parts:
-                continue
-            if member.name in files:
-                raise SubmissionError(f"{path.name}: {member.name} appears twice in the archive "
-                                      f"({files[member.name].filename} and {info.filename})")
-            files[member.name] = info
-
-        def read(name: str) -> bytes:
-            info = files[name]
-            if info.file_size > MAX_SUBMISSION_BYTES:
-                raise SubmissionError(f"{path.name}: {info.filename} is {info.file_size} bytes uncompressed; "
-                                      f"the limit is {MAX_SUBMISSION_BYTES} bytes")
-            try:
-                return archive.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:
-                raise SubmissionError(f"{path.name}: cannot read {info.filename} ({error})") from None
-
-        return self._from_files(problem, files, path.name, read)
+        read_submission_bytes(path)  # the size and emptiness checks
+        with open_zip(path, path.name) as archive:
+            files: dict[str, zipfile.ZipInfo] = {}
+            for info in archive.members:
+                member = PurePosixPath(info.filename.replace("\\", "/"))
+                if member.name.startswith(".") or "__MACOSX" in member.parts:
+                    continue
+                if member.name in files:
+                    raise SubmissionError(f"{path.name}: {shorten(member.name)} appears twice in the archive "
+                                          f"({shorten(files[member.name].filename)} and {shorten(info.filename)})")
+                files[member.name] = info
+            return self._from_files(problem, files, path.name, lambda name: archive.read(files[name]))
 
     def _from_files(self, problem: VisionProblem, names, where: str, read) -> dict[str, ConceptLabels]:
         result: dict[str, ConceptLabels] = {}
@@ -245,7 +231,7 @@ class VisionSelection(BenchmarkType):
         seen: set[str] = set()
         dupes = [i for i in labels.ids if i in seen or seen.add(i)]
         if dupes:
-            raise SubmissionError(f"{where}: ImageID {dupes[0]!r} appears more than once"
+            raise SubmissionError(f"{where}: ImageID {shorten(dupes[0])} appears more than once"
                                   + (f" ({len(set(dupes))} duplicated ids in total)" if len(set(dupes)) > 1 else "")
                                   + "; label each image once")
         unknown = [i for i in labels.ids if i not in problem.row_of]
@@ -333,7 +319,7 @@ def _parse_label_object(content: Any, name: str) -> ConceptLabels:
     for image_id, value in content.items():
         label = _parse_label(value)
         if label is None:
-            raise SubmissionError(f"{name}: label of ImageID {image_id!r} is {value!r}; labels must be 0 or 1")
+            raise SubmissionError(f"{name}: label of ImageID {shorten(image_id)} is {shorten(value)}; labels must be 0 or 1")
         labels.append(label)
     ids = [i.strip() for i in content]
     if any(not i for i in ids):
@@ -355,7 +341,7 @@ def _parse_csv(data: bytes, name: str) -> ConceptLabels:
     header = [h.strip() for h in rows[0]]
     if "ImageID" not in header or "Confidence" not in header:
         raise SubmissionError(f"{name}: the header must name the columns ImageID and Confidence, found "
-                              f"{','.join(rows[0])!r}")
+                              f"{shorten(','.join(rows[0]))}")
     id_col, label_col = header.index("ImageID"), header.index("Confidence")
     ids: list[str] = []
     labels: list[int] = []
@@ -369,7 +355,7 @@ def _parse_csv(data: bytes, name: str) -> ConceptLabels:
             raise SubmissionError(f"{name}, line {line}: empty ImageID")
         label = _parse_label(value)
         if label is None:
-            raise SubmissionError(f"{name}, line {line}: Confidence of ImageID {image_id!r} is {value!r}; "
+            raise SubmissionError(f"{name}, line {line}: Confidence of ImageID {shorten(image_id)} is {shorten(value)}; "
                                   "labels must be 0 or 1")
         ids.append(image_id)
         labels.append(label)
