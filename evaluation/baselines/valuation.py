@@ -327,7 +327,7 @@ def _knn_agreement(X_ref: np.ndarray, y_ref: np.ndarray, X: np.ndarray, y: np.nd
 def quality_predictions(X_a: np.ndarray, y_a: np.ndarray, candidates: dict[str, np.ndarray],
                         samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
                         model: str = "logreg", seed: int = 0, neighbours: int = 10,
-                        mismatch_cost: float = 0.5) -> dict[str, float]:
+                        mismatch_cost: float = 1.0) -> dict[str, float]:
     """Per-class learning curve fed with data-quality signals (see the module docstring)."""
     samples = {cid: value for cid, value in (samples or {}).items() if cid in candidates and len(value[1])}
     classes, a_counts = np.unique(y_a, return_counts=True)
