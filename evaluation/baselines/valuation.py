@@ -41,7 +41,8 @@ Only A (``a.parquet``: embeddings + labels) and the unlabelled candidates
      typical make-up, robust to a few one-class sellers); predicted accuracy = priors-weighted
      recalls of A's counts plus the useful rows, minus ``mismatch_cost`` (1.0) times the total
      variation distance between the merged training set's class shares and those priors (a skewed
-     training set biases the model toward its big classes). Without samples: no noise estimate and
+     training set biases the model toward its big classes; the level is therefore pessimistic -
+     this baseline is built to rank, its MAE is not its strength). Without samples: no noise estimate and
      class shares predicted by the model trained on A.
 
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads only the public files and writes
@@ -313,6 +314,8 @@ def fit_recall_model(counts: np.ndarray, recalls: np.ndarray):
 def _knn_agreement(X_ref: np.ndarray, y_ref: np.ndarray, X: np.ndarray, y: np.ndarray, neighbours: int,
                    exclude_self: bool = False) -> np.ndarray:
     """Whether each (x, y) agrees with the majority label of its nearest reference rows."""
+    if len(y_ref) - int(exclude_self) < 1:   # nothing to compare with: no evidence of noise
+        return np.ones(len(y), dtype=bool)
     X = np.asarray(X, np.float64)
     X_ref = np.asarray(X_ref, np.float64)
     d = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ X_ref.T + np.einsum("ij,ij->i", X_ref, X_ref)[None, :]
@@ -350,16 +353,13 @@ def quality_predictions(X_a: np.ndarray, y_a: np.ndarray, candidates: dict[str, 
         median = np.median([[np.mean(samples[c][1] == cl) for cl in classes] for c in samples], axis=0)
         if median.sum() > 0:
             priors = median / median.sum()
-    fitted = make_model(model, seed)
-    if model == "knn" and len(y_a) < fitted.n_neighbors:
-        fitted.set_params(n_neighbors=len(y_a))
-    fitted.fit(np.asarray(X_a, np.float64), y_a)
-    predictions = {}
+
     def value(n_c: np.ndarray) -> float:
         # a training set whose class make-up strays from the test's biases the model towards its big classes
         mismatch = 0.5 * float(np.abs(n_c / n_c.sum() - priors).sum())
         return float(np.clip(recall(n_c) @ priors - mismatch_cost * mismatch, 0.0, 1.0))
 
+    predictions = {}
     for cid, X_b in candidates.items():
         if len(X_b) == 0:
             predictions[cid] = value(a_counts.astype(np.float64))
@@ -373,7 +373,7 @@ def quality_predictions(X_a: np.ndarray, y_a: np.ndarray, candidates: dict[str, 
             noise = float(np.clip((clean - agreement) / max(clean - wrong, 1e-9), 0.0, 1.0))
             shares_b = np.array([np.mean(labels == cl) for cl in classes])
         else:
-            guessed = fitted.predict(np.asarray(X_b, np.float64))
+            guessed = _fit_predict(model, X_a, y_a, X_b, seed)
             noise, shares_b = 0.0, np.array([np.mean(guessed == cl) for cl in classes])
         # a wrong label costs about what a right one brings (the 50 %-noise-in-2-classes break-even)
         signal = 1.0 - 2.0 * noise * k / (k - 1) if k > 1 else 1.0

@@ -184,3 +184,24 @@ def test_layout_errors_and_public_copy(data, tmp_path):
         BENCH.evaluate(problem, solution, BENCH.config())
     with pytest.raises(DataError, match="unknown model"):
         BENCH.load_problem(data_dir, BENCH.config({"model": "svm"}))
+
+
+def test_data_quality_baseline_survives_degenerate_data(tmp_path):
+    """One class in A, a candidate of one repeated row, a sample label A never shows, no samples at all."""
+    from evaluation.baselines import run_baseline
+
+    rng = np.random.default_rng(5)
+    X_a, _ = blobs(rng, 12)
+    y_a = np.zeros(12, dtype=np.int64)
+    X_rep, y_rep = blobs(rng, 1)
+    candidates = {"repeated": (np.repeat(X_rep, 30, axis=0), np.repeat(y_rep, 30)), "mixed": blobs(rng, 40),
+                  "new-class": (blobs(rng, 20)[0], np.full(20, 2))}
+    X_test, y_test = blobs(rng, 60)
+    for name, samples in (("with-samples", {cid: np.arange(5) for cid in candidates}), ("no-samples", None)):
+        out = val.write_data_dir(tmp_path / name, X_a, y_a, candidates, X_test, y_test, samples=samples)
+        problem = BENCH.load_problem(out, BENCH.config())
+        path = run_baseline("valuation", "data-quality", out, tmp_path / f"{name}-submission", BENCH.config())
+        predictions = BENCH.load_submission(problem, path, BENCH.config())   # valid: every candidate, in [0, 1]
+        assert set(predictions) == set(candidates)
+        result = BENCH.evaluate(problem, predictions, BENCH.config())
+        assert all(np.isfinite(list(result.scores.values())))
