@@ -60,8 +60,9 @@ class ValuationProblem:
 
 
 def _single_threaded():
-    """One BLAS/OpenMP thread: the fits are small, and threaded BLAS on a busy machine made them many
-    times slower (results are unchanged)."""
+    """One BLAS/OpenMP thread: the fits are small, threaded BLAS on a busy 2-core machine made them
+    10-20x slower, and the result no longer depends on the machine's thread count (a fit's last
+    digits did)."""
     from threadpoolctl import threadpool_limits  # a scikit-learn dependency
 
     return threadpool_limits(1)
