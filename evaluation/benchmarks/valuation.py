@@ -155,7 +155,8 @@ class Valuation(BenchmarkType):
         Metric("max_abs_error", "Largest absolute error", higher_is_better=False),
     )
     primary_metric = "spearman"
-    hidden_patterns = ("hidden/*",)
+    # BUILD_INFO.json (written by fixtures/builders) names each candidate's recipe: it would give the ranking away
+    hidden_patterns = ("hidden/*", "BUILD_INFO.json")
     submission_suffixes = (".csv",)
     default_config = {
         "model": "logreg",   # fixed model trained on A ∪ B_k (evaluation.models)

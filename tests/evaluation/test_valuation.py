@@ -169,6 +169,7 @@ def test_layout_errors_and_public_copy(data, tmp_path):
     data_dir, _, expected = data
     assert isinstance(registry.get("valuation"), val.Valuation)
     assert BENCH.is_hidden("hidden/test.parquet") and not BENCH.is_hidden("candidates/small.parquet")
+    assert BENCH.is_hidden("BUILD_INFO.json") and not BENCH.is_hidden("samples/small.parquet")
     with pytest.raises(DataError, match="missing data file a.parquet"):
         BENCH.load_problem(tmp_path, BENCH.config())
     public = tmp_path / "public"
