@@ -206,3 +206,22 @@ def test_data_quality_baseline_survives_degenerate_data(tmp_path):
         assert set(predictions) == set(candidates)
         result = BENCH.evaluate(problem, predictions, BENCH.config())
         assert all(np.isfinite(list(result.scores.values())))
+
+
+def test_two_simultaneous_scorings_train_the_candidates_once(data, tmp_path, monkeypatch):
+    import threading
+
+    data_dir, _, expected = data
+    problem = BENCH.load_problem(data_dir, BENCH.config())
+    solution = submit(problem, tmp_path, expected)
+    calls, real = [], val.fit_predict
+    monkeypatch.setattr(val, "fit_predict", lambda *a, **k: calls.append(1) or real(*a, **k))
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(BENCH.evaluate(problem, solution, BENCH.config())))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == len(expected) + 1
+    assert [r.scores for r in results] == [results[0].scores] * 2 and results[0].scores["spearman"] == pytest.approx(1.0)
