@@ -45,6 +45,7 @@ BASELINES: dict[str, dict[str, Baseline]] = {
     "valuation": {
         "random": valuation.random_baseline,
         "learning-curve": valuation.learning_curve_baseline,
+        "data-quality": valuation.data_quality_baseline,
     },
     "slicing": {
         "random": slicing.random_baseline,

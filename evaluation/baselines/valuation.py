@@ -22,6 +22,29 @@ Only A (``a.parquet``: embeddings + labels) and the unlabelled candidates
      rows add nothing, rows as novel as A's own points add one example each.
   4. Predict ``acc(n_eff)``, clipped to [0, 1].
 
+* ``quality_predictions`` - data-quality signals fed into a per-class learning curve (the
+  signals data-acquisition work uses before buying: label quality from a labelled sample, e.g.
+  Northcutt et al. 2021 "Confident Learning" / Bahri et al. 2020 "Deep k-NN for Noisy Labels";
+  redundancy and novelty w.r.t. the data already owned; class make-up under label shift):
+
+  1. Per-class learning curve on A: held-out recall of each class against its number of training
+     rows over subsamples of A's folds, ``recall(n_c) = w0 + w1 log(1 + n_c)`` by least squares.
+  2. Label noise of B_k from its published sample (``samples/<id>.parquet``): the share of sample
+     labels agreeing with the majority of their 10 nearest labelled neighbours among A and the
+     *other* candidates' samples, against the rate A's clean rows of the same classes agree
+     (shrunk towards A's overall rate); solved for the flip rate ``e`` (wrong labels are uniform over
+     the other classes). A wrong label is taken to cost what a right one brings:
+     ``signal = 1 - 2 e k / (k - 1)`` (negative for very noisy sets: worse than nothing).
+  3. Useful rows ``|B_k| * novelty * distinct share * signal`` (novelty as above; distinct share =
+     rows that are not exact repeats), spread over the classes in the sample's proportions.
+  4. Test class priors: per class, the median share over the candidates' samples (the market's
+     typical make-up, robust to a few one-class sellers); predicted accuracy = priors-weighted
+     recalls of A's counts plus the useful rows, minus ``mismatch_cost`` (1.0) times the total
+     variation distance between the merged training set's class shares and those priors (a skewed
+     training set biases the model toward its big classes; the level is therefore pessimistic -
+     this baseline is built to rank, its MAE is not its strength). Without samples: no noise estimate and
+     class shares predicted by the model trained on A.
+
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads only the public files and writes
 ``candidate_id,predicted_accuracy`` CSV.
 
@@ -34,9 +57,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-__all__ = ["load_public", "make_model", "random_predictions", "learning_curve", "fit_power_law",
-           "novelty", "learning_curve_predictions", "random_baseline", "learning_curve_baseline",
-           "write_submission"]
+__all__ = ["load_public", "load_samples", "make_model", "random_predictions", "learning_curve", "fit_power_law",
+           "novelty", "learning_curve_predictions", "quality_predictions", "random_baseline",
+           "learning_curve_baseline", "data_quality_baseline", "write_submission"]
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -228,6 +251,137 @@ def learning_curve_predictions(X_a: np.ndarray, y_a: np.ndarray, candidates: dic
     return predictions
 
 
+# --- data quality -----------------------------------------------------------------------------------
+def load_samples(data_dir: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The public labelled samples ``samples/<candidate_id>.parquet`` as {candidate_id: (row positions in
+    the candidate file, labels)}; empty when the benchmark publishes none."""
+    data_dir = Path(data_dir)
+    samples = {}
+    for path in sorted((data_dir / "samples").glob("*.parquet")):
+        candidate = data_dir / "candidates" / path.name
+        if not candidate.is_file():
+            continue
+        position = {item: i for i, item in enumerate(pq.read_table(candidate, columns=["id"]).column("id").to_pylist())}
+        table = pq.read_table(path, columns=["id", "label"])
+        pairs = [(position[item], label) for item, label in zip(table.column("id").to_pylist(),
+                                                                 table.column("label").to_pylist()) if item in position]
+        samples[path.stem] = (np.array([p for p, _ in pairs], np.int64), np.array([lab for _, lab in pairs], np.int64))
+    return samples
+
+
+def distinct_fraction(X: np.ndarray) -> float:
+    """Share of B's rows that are not exact repeats of an earlier row (repeats teach nothing new)."""
+    if len(X) == 0:
+        return 0.0
+    return float(len(np.unique(np.round(np.asarray(X, np.float64), 6), axis=0)) / len(X))
+
+
+def per_class_curve(X: np.ndarray, y: np.ndarray, model: str = "logreg", seed: int = 0, n_folds: int = 5,
+                    fractions=(0.25, 0.5, 0.75, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows of the class, held-out recall of the class) for every class, subsample
+    fraction and fold of A's stratified (seeded) K-fold split."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(y, return_counts=True)
+    splitter = (StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed) if counts.min() >= n_folds
+                else KFold(n_splits=min(n_folds, len(y)), shuffle=True, random_state=seed))
+    points = []
+    for train, test in splitter.split(X, y):
+        permutation = train[rng.permutation(len(train))]
+        for fraction in fractions:
+            subset = permutation[:max(2, int(round(fraction * len(train))))]
+            predicted = _fit_predict(model, X[subset], y[subset], X[test], seed)
+            for c in classes:
+                held = y[test] == c
+                if held.any():
+                    points.append((np.sum(y[subset] == c), np.mean(predicted[held] == c)))
+    points = np.array(points, np.float64).reshape(-1, 2)
+    return points[:, 0], points[:, 1]
+
+
+def fit_recall_model(counts: np.ndarray, recalls: np.ndarray):
+    """Least squares ``recall ~ w0 + w1 log(1 + n_c)`` (w1 >= 0): a class's held-out recall against its
+    number of training rows, pooled over A's classes and subsamples."""
+    design = np.column_stack([np.ones_like(counts), np.log1p(counts)])
+    weights, *_ = np.linalg.lstsq(design, recalls, rcond=None)
+    if weights[1] < 0:
+        weights = np.array([float(np.mean(recalls)), 0.0])
+    return lambda n_c: np.clip(weights[0] + weights[1] * np.log1p(np.maximum(n_c, 0.0)), 0.0, 1.0)
+
+
+def _knn_agreement(X_ref: np.ndarray, y_ref: np.ndarray, X: np.ndarray, y: np.ndarray, neighbours: int,
+                   exclude_self: bool = False) -> np.ndarray:
+    """Whether each (x, y) agrees with the majority label of its nearest reference rows."""
+    if len(y_ref) - int(exclude_self) < 1:   # nothing to compare with: no evidence of noise
+        return np.ones(len(y), dtype=bool)
+    X = np.asarray(X, np.float64)
+    X_ref = np.asarray(X_ref, np.float64)
+    d = np.einsum("ij,ij->i", X, X)[:, None] - 2.0 * X @ X_ref.T + np.einsum("ij,ij->i", X_ref, X_ref)[None, :]
+    if exclude_self:
+        np.fill_diagonal(d, np.inf)
+    nearest = np.argsort(d, axis=1, kind="stable")[:, :min(neighbours, len(y_ref) - int(exclude_self))]
+    votes = y_ref[nearest]
+    majority = np.array([np.bincount(row).argmax() for row in votes])
+    return majority == np.asarray(y)
+
+
+def quality_predictions(X_a: np.ndarray, y_a: np.ndarray, candidates: dict[str, np.ndarray],
+                        samples: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                        model: str = "logreg", seed: int = 0, neighbours: int = 10,
+                        mismatch_cost: float = 1.0) -> dict[str, float]:
+    """Per-class learning curve fed with data-quality signals (see the module docstring)."""
+    samples = {cid: value for cid, value in (samples or {}).items() if cid in candidates and len(value[1])}
+    classes, a_counts = np.unique(y_a, return_counts=True)
+    k = len(classes)
+    counts, recalls = per_class_curve(X_a, y_a, model, seed)
+    recall = fit_recall_model(counts, recalls)
+    # Labelled reference: A plus every published sample. A sample's labels are checked against the
+    # others (never against itself); A's own agreement is what clean labels score.
+    owner = np.concatenate([np.full(len(y_a), "")] + [np.full(len(samples[c][1]), c) for c in samples]).astype(object)
+    X_ref = np.vstack([X_a] + [candidates[c][samples[c][0]] for c in samples])
+    y_ref = np.concatenate([y_a] + [samples[c][1] for c in samples]).astype(np.int64)
+    # per class, how often A's (clean) rows agree with their neighbours, shrunk towards the overall rate
+    a_agrees = _knn_agreement(X_ref, y_ref, X_ref[:len(y_a)], y_a, neighbours, exclude_self=True)
+    overall = float(np.mean(a_agrees))
+    clean_rate = {cl: (np.sum(a_agrees[y_a == cl]) + 5 * overall) / (np.sum(y_a == cl) + 5) for cl in classes}
+    # test class priors: the typical class make-up of the market - per class, the median share over
+    # the candidates' samples (robust to the few sellers offering one or two classes), else uniform
+    priors = np.full(k, 1.0 / k)
+    if samples:
+        median = np.median([[np.mean(samples[c][1] == cl) for cl in classes] for c in samples], axis=0)
+        if median.sum() > 0:
+            priors = median / median.sum()
+
+    def value(n_c: np.ndarray) -> float:
+        # a training set whose class make-up strays from the test's biases the model towards its big classes
+        mismatch = 0.5 * float(np.abs(n_c / n_c.sum() - priors).sum())
+        return float(np.clip(recall(n_c) @ priors - mismatch_cost * mismatch, 0.0, 1.0))
+
+    predictions = {}
+    for cid, X_b in candidates.items():
+        if len(X_b) == 0:
+            predictions[cid] = value(a_counts.astype(np.float64))
+            continue
+        if cid in samples:
+            positions, labels = samples[cid]
+            others = owner != cid
+            agreement = float(np.mean(_knn_agreement(X_ref[others], y_ref[others], X_b[positions], labels, neighbours)))
+            clean = float(np.mean([clean_rate.get(int(label), overall) for label in labels]))
+            wrong = (1.0 - clean) / max(1, k - 1)
+            noise = float(np.clip((clean - agreement) / max(clean - wrong, 1e-9), 0.0, 1.0))
+            shares_b = np.array([np.mean(labels == cl) for cl in classes])
+        else:
+            guessed = _fit_predict(model, X_a, y_a, X_b, seed)
+            noise, shares_b = 0.0, np.array([np.mean(guessed == cl) for cl in classes])
+        # a wrong label costs about what a right one brings (the 50 %-noise-in-2-classes break-even)
+        signal = 1.0 - 2.0 * noise * k / (k - 1) if k > 1 else 1.0
+        useful = len(X_b) * novelty(X_a, X_b) * distinct_fraction(X_b)
+        n_c = a_counts + shares_b * useful * signal
+        predictions[cid] = value(np.maximum(n_c, 1e-9))
+    return predictions
+
 def _single_threaded():
     """Limit BLAS/OpenMP pools to one thread: the models here are small and threaded BLAS made
     the fits 10-30x slower on a busy 2-core machine (results are unchanged)."""
@@ -264,4 +418,15 @@ def learning_curve_baseline(public_data_dir: str | Path, out_path: str | Path, c
     with _single_threaded():
         predictions = learning_curve_predictions(X_a, y_a, candidates, model, seed,
                                                  priors=str(config.get("valuation_priors", "a")))
+    return write_submission(predictions, out_path)
+
+
+def data_quality_baseline(public_data_dir: str | Path, out_path: str | Path, config: dict | None = None,
+                          seed: int = 0) -> Path:
+    """Data-quality signals (label noise from the published samples, redundancy, novelty, class make-up)
+    in a per-class learning curve with the scorer's model (``config['model']``, default logreg)."""
+    X_a, y_a, candidates = load_public(public_data_dir)
+    model = str((config or {}).get("model", "logreg"))
+    with _single_threaded():
+        predictions = quality_predictions(X_a, y_a, candidates, load_samples(public_data_dir), model, seed)
     return write_submission(predictions, out_path)

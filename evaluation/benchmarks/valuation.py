@@ -1,10 +1,13 @@
 """Data valuation (DataPerf Table 1): predict the accuracy of training on A ∪ B_k before B_k is labelled.
 
-The organizer ships a labelled set A and unlabelled candidate sets B_k. Participants submit, per
-candidate, the test accuracy they expect from the fixed model trained on A ∪ B_k with B_k's true
-labels. Score: mean absolute error against the actual accuracies (lower is better). The actual
-accuracies depend only on the data and the model, so they are computed once per loaded problem.
-Layout: docs/benchmarks/valuation.md.
+The organizer ships a labelled set A and unlabelled candidate sets B_k (each optionally with a small
+labelled sample, as sellers publish in DataPerf's data-acquisition benchmark). Participants submit,
+per candidate, the test accuracy they expect from the fixed model trained on A ∪ B_k with B_k's true
+labels. Primary score: the Spearman rank correlation between predicted and actual accuracies (higher
+is better) - a buyer needs to *order* the candidates, and a constant guess of the overall level has
+no order (scored 0). The regret of buying the top-ranked candidate and the mean absolute error are
+reported beside it. The actual accuracies depend only on the data and the model, so they are
+computed once per loaded problem. Layout and rationale: docs/benchmarks/valuation.md.
 """
 from __future__ import annotations
 
@@ -31,6 +34,8 @@ class ValuationProblem:
     candidate_labels: dict[str, np.ndarray] | None  # hidden, row-aligned with candidates
     X_test: np.ndarray | None                       # hidden
     y_test: np.ndarray | None
+    # public labelled samples: candidate_id -> (row positions in the candidate, labels)
+    samples: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
     # (model, seed) -> {"base": accuracy on A alone, "candidates": {candidate_id: accuracy}}
     truth: dict = dataclasses.field(default_factory=dict, repr=False)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
@@ -40,7 +45,7 @@ class ValuationProblem:
         if self.candidate_labels is None or self.X_test is None:
             raise DataError("hidden data (hidden/candidate_labels.parquet, hidden/test.parquet) not available")
         check_model(model)
-        with self.lock:
+        with self.lock, _single_threaded():
             key = (model, seed)
             if key not in self.truth:
                 base = accuracy(fit_predict(model, self.X_a, self.y_a, self.X_test, seed), self.y_test)
@@ -54,9 +59,19 @@ class ValuationProblem:
             return self.truth[key]
 
 
+def _single_threaded():
+    """One BLAS/OpenMP thread: the fits are small, threaded BLAS on a busy 2-core machine made them
+    10-20x slower, and the result no longer depends on the machine's thread count (a fit's last
+    digits did)."""
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    return threadpool_limits(1)
+
+
 def write_data_dir(out_dir: Path, X_a, y_a, candidates: Mapping[str, tuple[np.ndarray, np.ndarray]],
-                   X_test, y_test) -> Path:
-    """Write a valuation data directory; ``candidates`` maps candidate_id -> (X_b, y_b)."""
+                   X_test, y_test, samples: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write a valuation data directory; ``candidates`` maps candidate_id -> (X_b, y_b); ``samples``
+    maps candidate_id -> row positions of B_k whose labels are published in ``samples/<id>.parquet``."""
     out_dir = Path(out_dir)
     write_table(out_dir / "a.parquet", {"id": [f"a-{i}" for i in range(len(y_a))], "encoding": np.asarray(X_a),
                                         "label": np.asarray(y_a, np.int64)})
@@ -68,6 +83,10 @@ def write_data_dir(out_dir: Path, X_a, y_a, candidates: Mapping[str, tuple[np.nd
         label_rows["candidate_id"] += [cid] * len(ids)
         label_rows["id"] += ids
         label_rows["label"] += np.asarray(y_b, np.int64).tolist()
+        if samples is not None and cid in samples:
+            rows = np.asarray(samples[cid], np.int64)
+            write_table(out_dir / "samples" / f"{cid}.parquet",
+                        {"id": [ids[r] for r in rows], "label": np.asarray(y_b, np.int64)[rows]})
     write_table(out_dir / "hidden" / "candidate_labels.parquet", label_rows)
     write_table(out_dir / "hidden" / "test.parquet", {"encoding": np.asarray(X_test), "label": np.asarray(y_test, np.int64)})
     return out_dir
@@ -91,18 +110,53 @@ def _load_candidate_labels(path: Path, candidates: dict[str, list[str]]) -> dict
     return labels
 
 
+def _load_samples(sample_dir: Path, candidate_ids: dict[str, list[str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The optional public labelled samples, as (row positions in the candidate, labels)."""
+    samples = {}
+    for path in sorted(sample_dir.glob("*.parquet")) if sample_dir.is_dir() else []:
+        if path.stem not in candidate_ids:
+            raise DataError(f"samples/{path.name}: no candidate {path.stem!r} in candidates/")
+        table = read_table(path, ["id", "label"])
+        ids = str_column(table, "id", path.name)
+        unique_ids(ids, path.name)
+        position = {item: i for i, item in enumerate(candidate_ids[path.stem])}
+        unknown = [item for item in ids if item not in position]
+        if unknown:
+            raise DataError(f"samples/{path.name}: {len(unknown)} id(s) not in candidates/{path.name} (e.g. {unknown[0]!r})")
+        samples[path.stem] = (np.array([position[item] for item in ids], dtype=np.int64),
+                              int_column(table, "label", path.name))
+    return samples
+
+
+def rank_correlation(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman's rho with tied values given their average rank; 0.0 (no ranking information) when
+    either side is constant or there is a single candidate, never NaN."""
+    if len(predicted) < 2 or np.ptp(predicted) == 0 or np.ptp(actual) == 0:
+        return 0.0
+    return float(spearmanr(predicted, actual).statistic)
+
+
+def top_choice_regret(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Accuracy lost by buying the candidate ranked first instead of the best one. Candidates tied at
+    the top prediction are bought at random: their mean regret (a constant pays the mean regret)."""
+    top = predicted == predicted.max()
+    return float(actual.max() - actual[top].mean())
+
+
 @register
 class Valuation(BenchmarkType):
     slug = "valuation"
     title = "Data valuation"
     kind = "valuation"
     metrics = (
+        Metric("spearman", "Spearman rank correlation with actual accuracy", higher_is_better=True),
+        Metric("regret", "Accuracy lost by buying your top-ranked candidate", higher_is_better=False),
         Metric("mae", "Mean absolute error of predicted accuracy", higher_is_better=False),
         Metric("max_abs_error", "Largest absolute error", higher_is_better=False),
-        Metric("spearman", "Spearman rank correlation with actual accuracy", higher_is_better=True),
     )
-    primary_metric = "mae"
-    hidden_patterns = ("hidden/*",)
+    primary_metric = "spearman"
+    # BUILD_INFO.json (written by fixtures/builders) names each candidate's recipe: it would give the ranking away
+    hidden_patterns = ("hidden/*", "BUILD_INFO.json")
     submission_suffixes = (".csv",)
     default_config = {
         "model": "logreg",   # fixed model trained on A ∪ B_k (evaluation.models)
@@ -126,11 +180,16 @@ class Valuation(BenchmarkType):
             if candidates[path.stem].shape[1] != X_a.shape[1]:
                 raise DataError(f"{path.name}: {candidates[path.stem].shape[1]} dims, a.parquet has {X_a.shape[1]}")
         labels = _load_candidate_labels(data_dir / "hidden" / "candidate_labels.parquet", candidate_ids)
+        samples = _load_samples(data_dir / "samples", candidate_ids)
+        if labels is not None:
+            for cid, (rows, sample_labels) in samples.items():
+                if not np.array_equal(labels[cid][rows], sample_labels):
+                    raise DataError(f"samples/{cid}.parquet: labels differ from hidden/candidate_labels.parquet")
         X_test = y_test = None
         if (data_dir / "hidden" / "test.parquet").is_file():
             test = read_table(data_dir / "hidden" / "test.parquet", ["encoding", "label"])
             X_test, y_test = embeddings(test, name="test.parquet"), int_column(test, "label", "test.parquet")
-        return ValuationProblem(X_a, y_a, candidates, labels, X_test, y_test)
+        return ValuationProblem(X_a, y_a, candidates, labels, X_test, y_test, samples)
 
     def load_submission(self, problem: ValuationProblem, path: Path, config: dict[str, Any]) -> dict[str, float]:
         files = collect_files(Path(path), (".csv",))
@@ -151,13 +210,11 @@ class Valuation(BenchmarkType):
         predicted = np.array([solution[cid] for cid in ids])
         actual = np.array([truth[cid] for cid in ids])
         errors = np.abs(predicted - actual)
-        # undefined for one candidate or constant values: reported as 0 (no rank information)
         defined = len(ids) > 1 and np.ptp(predicted) > 0 and np.ptp(actual) > 0
-        rho = spearmanr(predicted, actual).statistic if defined else 0.0
         progress(1.0, "done")
         # Only aggregates: per-candidate errors would reveal the hidden accuracies.
         return Result(
-            scores={"mae": float(errors.mean()), "max_abs_error": float(errors.max()),
-                    "spearman": float(rho)},
+            scores={"spearman": rank_correlation(predicted, actual), "regret": top_choice_regret(predicted, actual),
+                    "mae": float(errors.mean()), "max_abs_error": float(errors.max())},
             details={"candidates": len(ids), "spearman_defined": bool(defined), "model": config["model"]},
         )

@@ -109,9 +109,9 @@ def test_no_starter_kit_for_types_without_one_or_for_draft_challenges(client, us
     from backend.challenges.models import Benchmark
     from tests.conftest import make_challenge
 
-    challenge = make_challenge(users["organizer"], slug="val")
-    Benchmark.objects.create(challenge=challenge, slug="val", title="Valuation", type_slug="valuation")
-    assert client.get("/challenges/val/val/starter-kit.zip").status_code == 404
+    challenge = make_challenge(users["organizer"], slug="tst")
+    Benchmark.objects.create(challenge=challenge, slug="tst", title="Test set", type_slug="test-set")
+    assert client.get("/challenges/tst/tst/starter-kit.zip").status_code == 404
     draft = make_challenge(users["organizer"], slug="draft", status="draft")
     Benchmark.objects.create(challenge=draft, slug="en-25", title="Speech", type_slug="speech-selection")
     client.force_login(users["alice"])

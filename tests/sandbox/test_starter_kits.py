@@ -91,7 +91,31 @@ def write_debugging(root: Path) -> Path:
     return root
 
 
-WRITERS = {"speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging}
+def write_valuation(root: Path) -> Path:
+    rng = np.random.default_rng(4)
+    dim = 8
+
+    def rows(n, flip=0.0):
+        labels = rng.integers(0, 2, size=n)
+        encoding = [list(map(float, rng.normal(size=dim) + 2 * label)) for label in labels]
+        given = np.where(rng.random(n) < flip, 1 - labels, labels)
+        return encoding, given
+
+    (root / "candidates").mkdir(parents=True)
+    (root / "samples").mkdir()
+    encoding, labels = rows(20)
+    pd.DataFrame({"id": [f"a-{i}" for i in range(20)], "encoding": encoding, "label": labels}) \
+        .to_parquet(root / "a.parquet")
+    for name, flip in (("clean", 0.0), ("noisy", 0.45), ("more", 0.0)):
+        encoding, labels = rows(60 if name == "more" else 30, flip)
+        ids = [f"{name}-{i}" for i in range(len(labels))]
+        pd.DataFrame({"id": ids, "encoding": encoding}).to_parquet(root / "candidates" / f"{name}.parquet")
+        pd.DataFrame({"id": ids[:10], "label": labels[:10]}).to_parquet(root / "samples" / f"{name}.parquet")
+    return root
+
+
+WRITERS = {"speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging,
+           "valuation": write_valuation}
 
 
 # --- the zip -----------------------------------------------------------------------------------
@@ -165,7 +189,7 @@ def test_kit_runs_in_the_sandbox_and_reproduces_the_local_run(kind, tmp_path):
     data = WRITERS[kind](tmp_path / "data")
     code = extract_code_archive(make_starter_kit_zip(kind), tmp_path / "code")
     config = {"speech_selection": {"train_size": 25}, "vision_selection": {"max_train_size": 40},
-              "debugging": {}}[kind]
+              "debugging": {}, "valuation": {"model": "logreg"}}[kind]
     command = kit.command(config)
 
     result = run_in_sandbox(code, command, {"data": data}, tmp_path / "sandbox-out", KIT_LIMITS)
@@ -198,6 +222,11 @@ def _check_shape(kind: str, produced: Path, data: Path) -> None:
             assert rows[0] == ["ImageID", "Confidence"] and 2 <= len(rows) - 1 <= 40
             assert {label for _, label in rows[1:]} == {"0", "1"}
             assert {image_id for image_id, _ in rows[1:]} <= pool
+    elif kind == "valuation":
+        rows = list(csv.reader(open(produced)))
+        assert rows[0] == ["candidate_id", "predicted_accuracy"]
+        assert sorted(cid for cid, _ in rows[1:]) == ["clean", "more", "noisy"]
+        assert all(0.0 <= float(value) <= 1.0 for _, value in rows[1:])
     else:
         assert sorted(p.name for p in produced.iterdir()) == ["01g317.txt", "04hgtk-flipped.txt"]
         for ranking in produced.iterdir():
