@@ -6,20 +6,21 @@ The ground-truth slices are hidden. Each baseline *discovers* its slices on the 
 protocol) and then scores every row, held-out ones included, per slice.
 
 * ``random_slices`` - ``n_slices`` slices of uniform random scores: what chance scores.
-
-``n_slices`` defaults to the benchmark's ``max_slices``.
 * ``error_cluster_slices`` - the model's errors (``label != prediction``) on the discovery rows
   clustered with k-means (``n_slices`` clusters) on the PCA-reduced, standardised embedding
-  concatenated with ``weight`` x one-hot(label) and ``weight`` x one-hot(prediction); every error
-  row scores for its nearest cluster (higher when closer), correct rows score 0.
+  concatenated with ``weight`` x one-hot(label) and ``weight`` x one-hot(prediction) (``weight`` = 10:
+  clusters follow the model's confusions first); every error row scores for its nearest cluster
+  (higher when closer), correct rows score 0.
 * ``domino_slices`` - Domino-style error-aware mixture (Eyuboglu et al., "Domino: Discovering
   Systematic Errors with Cross-Modal Embeddings", ICLR 2022): a Gaussian mixture (diagonal
-  covariances, ``n_components`` components) fitted on the discovery rows in the same joint space
-  (``weight`` = 10 like Domino's label / prediction likelihood weights),
-  so components are coherent in embedding space *and* in (label, prediction); the ``n_slices``
+  covariances, ``n_components`` components) fitted on the discovery rows in the same joint space,
+  with ``weight`` = 1 (a one-hot weighs like one standardised embedding direction, so components
+  follow the embedding first, so they can cut across classes, e.g. a voice, while staying coherent
+  in (label, prediction)); the ``n_slices``
   components with the highest responsibility-weighted error rate (at least ``min_error_rate`` and
   ``min_size`` rows) are the slices, and a row's score for a slice is its responsibility.
 
+``n_slices`` (``config['n_slices']``) defaults to the benchmark's ``max_slices``.
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads only ``data.parquet`` and
 ``heldout.csv`` and writes ``<out_path>.csv``: ``id,slice0,slice1,...`` with one score per row and slice.
 
@@ -120,7 +121,7 @@ def error_cluster_slices(X: np.ndarray, label: np.ndarray, prediction: np.ndarra
 
 
 def domino_slices(X: np.ndarray, label: np.ndarray, prediction: np.ndarray, n_slices: int = 10, seed: int = 0, *,
-                  heldout: np.ndarray | None = None, n_components: int = 32, pca_dim: int = 32, weight: float = 10.0,
+                  heldout: np.ndarray | None = None, n_components: int = 32, pca_dim: int = 32, weight: float = 1.0,
                   min_size: int = 5, min_error_rate: float = 0.5, n_init: int = 3) -> np.ndarray:
     """Scores (slices x rows): each chosen mixture component's responsibility (module docstring)."""
     from sklearn.mixture import GaussianMixture
