@@ -1,6 +1,6 @@
 """Starter kits for the closed division: the folders participants download, edit and submit.
 
-Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``) is a standalone folder with
+Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``, ``slicing/``) is a standalone folder with
 ``algorithm.py`` (the interface to implement; its default calls the platform's baselines),
 ``run.py`` (loads the official data layout, calls the algorithm, writes the submission; ``--score``
 calls this evaluation library) and a README. The zip adds ``baselines.py``, a copy of the
@@ -59,6 +59,9 @@ KITS: dict[str, StarterKit] = {
         StarterKit("debugging", "debugging",
                    ("python", "run.py", "--input", "/inputs/data", "--output", "/output"),
                    "", (("tasks", "--tasks"),)),
+        StarterKit("slicing", "slicing",
+                   ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
+                   "submission.csv", (("max_slices", "--max-slices"),)),
     )
 }
 
