@@ -185,7 +185,10 @@ def test_accepting_a_slice_reads_its_members_from_every_listed_row(data_dir, tmp
 def test_layout(data_dir, tmp_path):
     assert isinstance(registry.get("slicing"), sl.Slicing)
     assert BENCH.is_hidden("slices/a.csv") and not BENCH.is_hidden("data.parquet")
-    assert not BENCH.is_hidden("heldout.csv")            # which rows are scored is public, their slices are not
+    files = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+    # which rows are scored is public, every slice membership file is hidden
+    assert [f for f in files if not BENCH.is_hidden(f)] == ["data.parquet", "heldout.csv"]
+    assert [f for f in files if BENCH.is_hidden(f)] == ["slices/a.csv", "slices/b.csv"]
     (data_dir / "slices" / "bad.csv").write_text("id\nnot-an-id\n")
     with pytest.raises(DataError, match="slices/bad.csv: ids not in data.parquet"):
         load(data_dir)
