@@ -49,14 +49,17 @@ def main() -> int:
             print(f"## {task}")
             best = ("", -1.0)
             for name in BASELINES["slicing"]:
-                scores = evaluate(run_baseline("slicing", name, public, Path(tmp) / "out" / task / name, config, seed=0))
-                print(f"  baseline   {name:34s} P@k {scores['mean_precision_at_k']:.3f}  AUROC {scores['mean_auroc']:.3f}")
+                out = Path(tmp) / "out" / task / name
+                scores = evaluate(run_baseline("slicing", name, public, out, config, seed=0))
+                print(f"  baseline   {name:34s} P@k {scores['mean_precision_at_k']:.3f}  "
+                      f"AUROC {scores['mean_auroc']:.3f}")
                 best = max(best, (name, scores["mean_precision_at_k"]), key=lambda item: item[1])
             ids = load_public(public)["ids"]
             worst = ("", -1.0)
             for j, (name, columns) in enumerate(degenerate_submissions(public, config["max_slices"]).items()):
                 scores = evaluate(write_scores(Path(tmp) / f"{task}-degenerate{j}.csv", ids, columns))
-                print(f"  degenerate {name:34s} P@k {scores['mean_precision_at_k']:.3f}  AUROC {scores['mean_auroc']:.3f}")
+                print(f"  degenerate {name:34s} P@k {scores['mean_precision_at_k']:.3f}  "
+                      f"AUROC {scores['mean_auroc']:.3f}")
                 worst = max(worst, (name, scores["mean_precision_at_k"]), key=lambda item: item[1])
             print(f"  best baseline {best[0]} {best[1]:.3f} vs best degenerate {worst[0]} {worst[1]:.3f}", flush=True)
     return 0

@@ -196,11 +196,12 @@ class Slicing(BenchmarkType):
         heldout = problem.heldout
         scores = solution.scores[:, heldout]                       # (S, H), finite: held-out rows are required
         per_slice: dict[str, dict[str, Any]] = {}
-        for name, members in problem.slices.items():
+        for number, (name, members) in enumerate(problem.slices.items(), start=1):
             truth = members[heldout]
             size = int(truth.sum())
             entry: dict[str, Any] = {"heldout_size": size, "extra": name in problem.extra}
-            per_slice[name] = entry
+            # Numbered, not named: a hidden slice's file name describes the group (e.g. "case-x-upper").
+            per_slice[f"hidden-{number}"] = entry
             if size == 0 or size == len(heldout):
                 entry["scored"] = False          # no held-out members (or every row): nothing to rank
                 continue

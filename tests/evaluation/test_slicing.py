@@ -49,14 +49,15 @@ def test_hand_case_best_precision_and_auroc_per_hidden_slice(data_dir, tmp_path)
                                                      "y": {"e3": 1, "e4": 1, "e5": 1}}))
     result = evaluate(problem, solution)
     # a has 3 held-out members (k=3): x's top 3 are e0, e1, e3 -> 2/3. b (k=2): y ties e3, e4, e5 -> 2/3.
-    assert result.details["slices"]["a"] == {"heldout_size": 3, "extra": False, "scored": True, "k": 3,
+    assert result.details["slices"]["hidden-1"] == {"heldout_size": 3, "extra": False, "scored": True, "k": 3,
                                              "precision_at_k": pytest.approx(2 / 3), "best_slice": "x",
                                              "auroc": pytest.approx(14 / 15)}
-    assert result.details["slices"]["b"]["best_slice"] == "y"
-    assert result.details["slices"]["b"]["auroc"] == pytest.approx(11 / 12)
+    assert result.details["slices"]["hidden-2"]["best_slice"] == "y"
+    assert result.details["slices"]["hidden-2"]["auroc"] == pytest.approx(11 / 12)
     assert result.scores == {"mean_precision_at_k": pytest.approx(2 / 3),
                              "mean_auroc": pytest.approx((14 / 15 + 11 / 12) / 2), "slices_submitted": 2.0}
     assert result.details["heldout_rows"] == 8
+    assert list(result.details["slices"]) == ["hidden-1", "hidden-2"]     # hidden slice names stay hidden
     json.dumps(result.as_dict(BENCH.primary_metric), allow_nan=False)
 
 
@@ -94,8 +95,9 @@ def test_fixed_k(data_dir, tmp_path):
     problem = load(data_dir)
     solution = submit(problem, tmp_path, scores_csv({"x": {"e0": 3, "e1": 2, "e5": 1}}))
     result = evaluate(problem, solution, precision_k=1)
-    assert result.details["slices"]["a"]["k"] == 1 and result.details["slices"]["a"]["precision_at_k"] == 1.0
-    assert result.details["slices"]["b"]["precision_at_k"] == 0.0
+    first = result.details["slices"]["hidden-1"]
+    assert first["k"] == 1 and first["precision_at_k"] == 1.0
+    assert result.details["slices"]["hidden-2"]["precision_at_k"] == 0.0
 
 
 def test_extra_slices_are_scored_like_originals_and_need_held_out_members(data_dir, tmp_path):
@@ -107,8 +109,8 @@ def test_extra_slices_are_scored_like_originals_and_need_held_out_members(data_d
                                                      "r": {"e6": 1, "e7": 1}}))
     result = evaluate(problem, solution)
     assert result.scores["mean_precision_at_k"] == 1.0
-    assert result.details["slices"]["extra_c"]["extra"] and result.details["slices"]["extra_c"]["best_slice"] == "r"
-    assert result.details["slices"]["extra_d"] == {"heldout_size": 0, "extra": True, "scored": False}
+    assert result.details["slices"]["hidden-3"]["extra"] and result.details["slices"]["hidden-3"]["best_slice"] == "r"
+    assert result.details["slices"]["hidden-4"] == {"heldout_size": 0, "extra": True, "scored": False}
 
 
 def test_expected_precision_with_ties():
