@@ -1,32 +1,34 @@
 """Baselines for slice discovery: find groups of examples the model fails on together.
 
 The public ``data.parquet`` holds ``id``, ``encoding`` (embedding), ``label`` and the model's
-``prediction`` (optionally ``probability``); the ground-truth slices are hidden.
+``prediction`` (optionally ``probability``); ``heldout.csv`` names the held-out rows that are scored.
+The ground-truth slices are hidden. Each baseline *discovers* its slices on the other rows (DCBench's
+protocol) and then scores every row, held-out ones included, per slice.
 
-* ``random_slices`` - as many random rows as the model has errors, spread over ``n_slices`` random
-  slices: what chance scores.
-* ``error_cluster_slices`` - the model's errors (``label != prediction``) clustered in embedding
-  space with k-means (``n_slices`` clusters); correct rows stay unassigned.
+* ``random_slices`` - ``n_slices`` slices of uniform random scores: what chance scores.
+* ``error_cluster_slices`` - the model's errors (``label != prediction``) on the discovery rows
+  clustered with k-means (``n_slices`` clusters) on the PCA-reduced, standardised embedding
+  concatenated with ``weight`` x one-hot(label) and ``weight`` x one-hot(prediction) (``weight`` = 10:
+  clusters follow the model's confusions first); every error row scores for its nearest cluster
+  (higher when closer), correct rows score 0.
 * ``domino_slices`` - Domino-style error-aware mixture (Eyuboglu et al., "Domino: Discovering
   Systematic Errors with Cross-Modal Embeddings", ICLR 2022): a Gaussian mixture (diagonal
-  covariances, ``n_components`` components) fitted on every row's PCA-reduced, standardised
-  embedding concatenated with ``weight`` x one-hot(label) and ``weight`` x one-hot(prediction),
-  so components are coherent in embedding space *and* in (label, prediction); the ``n_slices``
+  covariances, ``n_components`` components) fitted on the discovery rows in the same joint space,
+  with ``weight`` = 1 (a one-hot weighs like one standardised embedding direction, so components
+  follow the embedding first, so they can cut across classes, e.g. a voice, while staying coherent
+  in (label, prediction)); the ``n_slices``
   components with the highest responsibility-weighted error rate (at least ``min_error_rate`` and
-  ``min_size`` rows) are the slices. Rows whose most likely component is a slice are assigned to
-  it, and every slice also ranks rows by their responsibility (for precision@k).
+  ``min_size`` rows) are the slices, and a row's score for a slice is its responsibility.
 
-``*_baseline(public_data_dir, out_path, config, seed)`` reads only ``data.parquet`` and writes a
-``.zip`` with ``assignment.csv`` (``id,slice``) and, for ``domino``, ``ranking.csv``
-(``slice,id,score``).
+``n_slices`` (``config['n_slices']``) defaults to the benchmark's ``max_slices``.
+``*_baseline(public_data_dir, out_path, config, seed)`` reads only ``data.parquet`` and
+``heldout.csv`` and writes ``<out_path>.csv``: ``id,slice0,slice1,...`` with one score per row and slice.
 
 Standalone on purpose (numpy, scikit-learn, pyarrow only).
 """
 from __future__ import annotations
 
 import csv
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +40,8 @@ __all__ = ["load_public", "random_slices", "error_cluster_slices", "domino_slice
 
 # --- data -----------------------------------------------------------------------------------------
 def load_public(data_dir: str | Path) -> dict[str, np.ndarray | list[str] | None]:
-    """``{"ids", "X", "label", "prediction"}`` from ``data.parquet`` (label / prediction None if absent)."""
+    """``{"ids", "X", "label", "prediction", "heldout"}`` from ``data.parquet`` and ``heldout.csv``
+    (label / prediction None if absent; ``heldout`` a boolean mask, all False without the file)."""
     path = Path(data_dir) / "data.parquet"
     names = pq.read_schema(path).names
     table = pq.read_table(path, columns=[c for c in ("id", "encoding", "label", "prediction") if c in names])
@@ -49,6 +52,12 @@ def load_public(data_dir: str | Path) -> dict[str, np.ndarray | list[str] | None
     for name in ("label", "prediction"):
         if name in names:
             out[name] = np.asarray(table.column(name).to_numpy(zero_copy_only=False))
+    heldout_path = Path(data_dir) / "heldout.csv"
+    heldout_ids = set()
+    if heldout_path.is_file():
+        with heldout_path.open(newline="") as handle:
+            heldout_ids = {row["id"] for row in csv.DictReader(handle)}
+    out["heldout"] = np.array([i in heldout_ids for i in out["ids"]], dtype=bool)
     return out
 
 
@@ -58,101 +67,93 @@ def _errors(label, prediction) -> np.ndarray:
     return np.asarray(label) != np.asarray(prediction)
 
 
+def _discovery_rows(heldout: np.ndarray | None, n: int) -> np.ndarray:
+    """Rows to discover slices on: the non-held-out ones (all rows when nothing is held out)."""
+    if heldout is None or not np.any(heldout) or np.all(heldout):
+        return np.arange(n)
+    return np.flatnonzero(~np.asarray(heldout, dtype=bool))
+
+
 # --- algorithms ---------------------------------------------------------------------------------------
-def random_slices(n: int, n_slices: int = 5, size: int | None = None, seed: int = 0) -> np.ndarray:
-    """Assignment (row -> slice number, -1 = none): ``size`` random rows (default 10 %) over ``n_slices`` slices."""
-    rng = np.random.default_rng(seed)
-    size = min(n, int(round(0.1 * n)) if size is None else int(size))
-    assignment = np.full(n, -1, dtype=np.int64)
-    rows = rng.choice(n, size=size, replace=False)
-    assignment[rows] = rng.integers(0, max(1, n_slices), size=size)
-    return assignment
+def random_slices(n: int, n_slices: int = 10, seed: int = 0) -> np.ndarray:
+    """Scores (slices x rows): uniform random numbers."""
+    return np.random.default_rng(seed).random((max(1, int(n_slices)), n))
 
 
-def error_cluster_slices(X: np.ndarray, errors: np.ndarray, n_slices: int = 5, seed: int = 0) -> np.ndarray:
-    """Assignment: k-means clusters of the error rows' embeddings; correct rows stay unassigned."""
-    from sklearn.cluster import KMeans
-
-    errors = np.asarray(errors, dtype=bool)
-    assignment = np.full(len(errors), -1, dtype=np.int64)
-    k = min(int(n_slices), int(errors.sum()))
-    if k >= 1:
-        assignment[errors] = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(
-            np.asarray(X, np.float64)[errors])
-    return assignment
-
-
-def _one_hot(values: np.ndarray) -> np.ndarray:
-    _, inverse = np.unique(values, return_inverse=True)
-    out = np.zeros((len(values), inverse.max() + 1 if len(values) else 0))
-    out[np.arange(len(values)), inverse] = 1.0
-    return out
-
-
-def domino_slices(X: np.ndarray, label: np.ndarray, prediction: np.ndarray, n_slices: int = 5, seed: int = 0, *,
-                  n_components: int = 24, pca_dim: int = 32, weight: float = 1.0, min_size: int = 10,
-                  min_error_rate: float = 0.5) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """(assignment, {slice number: responsibility per row}) of the error-aware mixture (module docstring)."""
+def _joint_features(X: np.ndarray, label: np.ndarray, prediction: np.ndarray, fit: np.ndarray, pca_dim: int,
+                    weight: float) -> np.ndarray:
+    """Standardised PCA of the embedding (fitted on ``fit`` rows) next to ``weight`` x one-hot(label) and
+    ``weight`` x one-hot(prediction): rows are close when they look alike *and* share (label, prediction)."""
     from sklearn.decomposition import PCA
-    from sklearn.mixture import GaussianMixture
 
     X = np.asarray(X, dtype=np.float64)
-    label = np.asarray(label)
-    prediction = np.asarray(prediction)
-    n = len(X)
-    errors = label != prediction
-    dim = max(1, min(int(pca_dim), X.shape[1], n - 1))
-    Z = PCA(n_components=dim, svd_solver="full").fit_transform(X)
-    Z /= np.maximum(Z.std(axis=0), 1e-12)
+    dim = max(1, min(int(pca_dim), X.shape[1], len(fit) - 1))
+    Z = PCA(n_components=dim, svd_solver="full").fit(X[fit]).transform(X)
+    Z /= np.maximum(Z[fit].std(axis=0), 1e-12)
     classes = np.unique(np.concatenate([label, prediction]))
     Y = (label[:, None] == classes[None, :]).astype(np.float64)
     P = (prediction[:, None] == classes[None, :]).astype(np.float64)
-    features = np.hstack([Z, weight * Y, weight * P])
-    m = max(1, min(int(n_components), n // max(2, min_size)))
-    mixture = GaussianMixture(n_components=m, covariance_type="diag", reg_covar=1e-3, n_init=1,
-                              max_iter=200, random_state=seed).fit(features)
+    return np.hstack([Z, weight * Y, weight * P])
+
+
+def error_cluster_slices(X: np.ndarray, label: np.ndarray, prediction: np.ndarray, n_slices: int = 10, seed: int = 0,
+                         *, heldout: np.ndarray | None = None, pca_dim: int = 32, weight: float = 10.0) -> np.ndarray:
+    """Scores (slices x rows): k-means clusters of the discovery rows' errors in the joint space of
+    :func:`_joint_features`; an error row scores ``1 + 1 / (1 + distance)`` for its nearest cluster
+    (closer = higher), correct rows and other clusters 0."""
+    from sklearn.cluster import KMeans
+
+    label, prediction = np.asarray(label), np.asarray(prediction)
+    errors = label != prediction
+    fit = _discovery_rows(heldout, len(errors))
+    fit_errors = fit[errors[fit]]
+    k = min(int(n_slices), len(fit_errors))
+    if k < 1:
+        return np.zeros((1, len(errors)))
+    features = _joint_features(X, label, prediction, fit, pca_dim, weight)
+    kmeans = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(features[fit_errors])
+    rows = np.flatnonzero(errors)
+    distances = kmeans.transform(features[rows])
+    nearest = distances.argmin(axis=1)
+    scores = np.zeros((k, len(errors)))
+    scores[nearest, rows] = 1.0 + 1.0 / (1.0 + distances[np.arange(len(rows)), nearest])
+    return scores
+
+
+def domino_slices(X: np.ndarray, label: np.ndarray, prediction: np.ndarray, n_slices: int = 10, seed: int = 0, *,
+                  heldout: np.ndarray | None = None, n_components: int = 32, pca_dim: int = 32, weight: float = 1.0,
+                  min_size: int = 5, min_error_rate: float = 0.5, n_init: int = 3) -> np.ndarray:
+    """Scores (slices x rows): each chosen mixture component's responsibility (module docstring)."""
+    from sklearn.mixture import GaussianMixture
+
+    label, prediction = np.asarray(label), np.asarray(prediction)
+    fit = _discovery_rows(heldout, len(label))
+    errors = label != prediction
+    features = _joint_features(X, label, prediction, fit, pca_dim, weight)
+    m = max(1, min(int(n_components), len(fit) // max(2, min_size)))
+    mixture = GaussianMixture(n_components=m, covariance_type="diag", reg_covar=1e-3, n_init=n_init,
+                              max_iter=200, random_state=seed).fit(features[fit])
     responsibility = mixture.predict_proba(features)                    # (n, m)
-    mass = responsibility.sum(axis=0)
-    error_rate = (responsibility * errors[:, None]).sum(axis=0) / np.maximum(mass, 1e-12)
-    hard = responsibility.argmax(axis=1)
-    sizes = np.bincount(hard, minlength=m)
+    mass = responsibility[fit].sum(axis=0)
+    error_rate = (responsibility[fit] * errors[fit, None]).sum(axis=0) / np.maximum(mass, 1e-12)
+    sizes = np.bincount(responsibility[fit].argmax(axis=1), minlength=m)
     eligible = [j for j in np.argsort(-error_rate, kind="stable")
                 if sizes[j] >= min_size and error_rate[j] >= min_error_rate]
-    chosen = eligible[:int(n_slices)]
-    assignment = np.full(n, -1, dtype=np.int64)
-    scores = {}
-    for number, component in enumerate(chosen):
-        assignment[hard == component] = number
-        scores[number] = responsibility[:, component]
-    return assignment, scores
+    chosen = eligible[:int(n_slices)] or [int(np.argmax(error_rate))]
+    return responsibility[:, chosen].T
 
 
 # --- files -----------------------------------------------------------------------------------------
-def write_submission(ids: list[str], assignment: np.ndarray, out_path: str | Path,
-                     scores: dict[int, np.ndarray] | None = None, top: int = 200) -> Path:
-    """A ``.zip`` with ``assignment.csv`` (``id,slice``; slices named ``slice<k>``) and, with
-    ``scores``, ``ranking.csv`` (``slice,id,score``: each slice's ``top`` highest-scoring rows)."""
-    path = Path(out_path).with_suffix(".zip")
+def write_submission(ids: list[str], scores: np.ndarray, out_path: str | Path) -> Path:
+    """``<out_path>.csv``: ``id,slice0,slice1,...``, one row per id, one score column per slice."""
+    path = Path(out_path).with_suffix(".csv")
     path.parent.mkdir(parents=True, exist_ok=True)
-    files = {}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["id", "slice"])
-    writer.writerows((ids[row], f"slice{assignment[row]}") for row in np.flatnonzero(assignment >= 0))
-    files["assignment.csv"] = buffer.getvalue()
-    if scores:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["slice", "id", "score"])
-        for number, values in scores.items():
-            for row in np.argsort(-values, kind="stable")[:top]:
-                writer.writerow((f"slice{number}", ids[row], f"{values[row]:.6g}"))
-        files["ranking.csv"] = buffer.getvalue()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, text)
+    scores = np.atleast_2d(np.asarray(scores, dtype=np.float64))
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", *(f"slice{number}" for number in range(len(scores)))])
+        for row, item in enumerate(ids):
+            writer.writerow([item, *(f"{value:.6g}" for value in scores[:, row])])
     return path
 
 
@@ -169,26 +170,25 @@ def _single_threaded():
 
 def _n_slices(config: dict | None) -> int:
     config = config or {}
-    return max(1, min(int(config.get("n_slices", 5)), int(config.get("max_slices", 20))))
+    cap = int(config.get("max_slices", 10))
+    return max(1, min(int(config.get("n_slices", cap)), cap))
 
 
 def random_baseline(public_data_dir: str | Path, out_path: str | Path,
                     config: dict | None = None, seed: int = 0) -> Path:
-    """As many random rows as the model has errors (10 % without predictions), ``config['n_slices']`` slices."""
+    """``config['n_slices']`` slices of uniform random scores."""
     data = load_public(public_data_dir)
-    n = len(data["ids"])
-    size = int(_errors(data["label"], data["prediction"]).sum()) \
-        if data["label"] is not None and data["prediction"] is not None else None
-    return write_submission(data["ids"], random_slices(n, _n_slices(config), size, seed), out_path)
+    return write_submission(data["ids"], random_slices(len(data["ids"]), _n_slices(config), seed), out_path)
 
 
 def error_clusters_baseline(public_data_dir: str | Path, out_path: str | Path, config: dict | None = None,
                             seed: int = 0) -> Path:
     data = load_public(public_data_dir)
     with _single_threaded():
-        errors = _errors(data["label"], data["prediction"])
-        assignment = error_cluster_slices(data["X"], errors, _n_slices(config), seed)
-    return write_submission(data["ids"], assignment, out_path)
+        _errors(data["label"], data["prediction"])
+        scores = error_cluster_slices(data["X"], data["label"], data["prediction"], _n_slices(config), seed,
+                                      heldout=data["heldout"])
+    return write_submission(data["ids"], scores, out_path)
 
 
 def domino_baseline(public_data_dir: str | Path, out_path: str | Path,
@@ -196,5 +196,6 @@ def domino_baseline(public_data_dir: str | Path, out_path: str | Path,
     data = load_public(public_data_dir)
     _errors(data["label"], data["prediction"])
     with _single_threaded():
-        assignment, scores = domino_slices(data["X"], data["label"], data["prediction"], _n_slices(config), seed)
-    return write_submission(data["ids"], assignment, out_path, scores)
+        scores = domino_slices(data["X"], data["label"], data["prediction"], _n_slices(config), seed,
+                               heldout=data["heldout"])
+    return write_submission(data["ids"], scores, out_path)

@@ -1,6 +1,7 @@
 """Starter kits for the closed division: the folders participants download, edit and submit.
 
-Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``, ``valuation/``) is a standalone folder with
+Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``, ``valuation/``, ``slicing/``) is a standalone
+folder with
 ``algorithm.py`` (the interface to implement; its default calls the platform's baselines),
 ``run.py`` (loads the official data layout, calls the algorithm, writes the submission; ``--score``
 calls this evaluation library) and a README. The zip adds ``baselines.py``, a copy of the
@@ -62,6 +63,9 @@ KITS: dict[str, StarterKit] = {
         StarterKit("valuation", "valuation",
                    ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
                    "submission.csv", (("model", "--model"),)),
+        StarterKit("slicing", "slicing",
+                   ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
+                   "submission.csv", (("max_slices", "--max-slices"),)),
     )
 }
 

@@ -1,20 +1,24 @@
 import json
+import zipfile
 
 import numpy as np
 import pytest
 
 from evaluation import DataError, SubmissionError, registry
+from evaluation.__main__ import main as cli
 from evaluation.benchmarks import slicing as sl
 
 BENCH = sl.Slicing()
 IDS = [f"e{i}" for i in range(10)]
+HELDOUT = IDS[:8]                      # e8, e9 are the discovery-only rows
 
 
 @pytest.fixture()
 def data_dir(tmp_path):
     rng = np.random.default_rng(0)
-    return sl.write_data_dir(tmp_path / "data", IDS, {"a": ["e0", "e1", "e2"], "b": ["e3", "e4"]},
-                             encoding=rng.normal(size=(10, 4)), label=np.arange(10) % 2, prediction=np.zeros(10, int))
+    return sl.write_data_dir(tmp_path / "data", IDS, {"a": ["e0", "e1", "e2", "e8"], "b": ["e3", "e4", "e9"]},
+                             HELDOUT, encoding=rng.normal(size=(10, 4)), label=np.arange(10) % 2,
+                             prediction=np.zeros(10, int))
 
 
 def load(data_dir, **overrides):
@@ -27,69 +31,86 @@ def submit(problem, tmp_path, text, name="sub.csv", **overrides):
     return BENCH.load_submission(problem, path, BENCH.config(overrides))
 
 
-def assignment_csv(groups):
-    return "id,slice\n" + "".join(f"{i},{label}\n" for label, members in groups.items() for i in members)
+def scores_csv(columns: dict[str, dict[str, float]], ids=HELDOUT) -> str:
+    """``id,<slice>...`` with the given scores (0 for rows a slice does not mention)."""
+    names = list(columns)
+    lines = [",".join(["id", *names])]
+    lines += [",".join([i, *(str(columns[n].get(i, 0)) for n in names)]) for i in ids]
+    return "\n".join(lines) + "\n"
 
 
-def test_hand_case_accuracy_and_precision(data_dir, tmp_path):
+def evaluate(problem, solution, **overrides):
+    return BENCH.evaluate(problem, solution, BENCH.config(overrides))
+
+
+def test_hand_case_best_precision_and_auroc_per_hidden_slice(data_dir, tmp_path):
     problem = load(data_dir)
-    solution = submit(problem, tmp_path, assignment_csv({"x": ["e0", "e1", "e2", "e3"], "y": ["e4", "e5"]}))
-    result = BENCH.evaluate(problem, solution, BENCH.config({"precision_k": 2}))
-    # x<->a (3 right), y<->b (1 right), e6..e9 unassigned and in no slice (4 right): 8 of 10
-    assert result.scores["slice_accuracy"] == pytest.approx(0.8)
-    # a: x's 4 tied members hold 3 of a -> expected precision@2 = 3/4; b: y = {e4, e5} -> 1/2
-    assert result.details["slices"]["a"] == {"precision_at_k": 0.75, "matched_slice": "x", "extra": False}
-    assert result.details["slices"]["b"]["precision_at_k"] == 0.5
-    assert result.scores["mean_precision_at_k"] == pytest.approx(0.625)
+    solution = submit(problem, tmp_path, scores_csv({"x": {"e0": .9, "e1": .8, "e3": .7, "e2": .1},
+                                                     "y": {"e3": 1, "e4": 1, "e5": 1}}))
+    result = evaluate(problem, solution)
+    # a has 3 held-out members (k=3): x's top 3 are e0, e1, e3 -> 2/3. b (k=2): y ties e3, e4, e5 -> 2/3.
+    assert result.details["slices"]["hidden-1"] == {"heldout_size": 3, "extra": False, "scored": True, "k": 3,
+                                             "precision_at_k": pytest.approx(2 / 3), "best_slice": "x",
+                                             "auroc": pytest.approx(14 / 15)}
+    assert result.details["slices"]["hidden-2"]["best_slice"] == "y"
+    assert result.details["slices"]["hidden-2"]["auroc"] == pytest.approx(11 / 12)
+    assert result.scores == {"mean_precision_at_k": pytest.approx(2 / 3),
+                             "mean_auroc": pytest.approx((14 / 15 + 11 / 12) / 2), "slices_submitted": 2.0}
+    assert result.details["heldout_rows"] == 8
+    assert list(result.details["slices"]) == ["hidden-1", "hidden-2"]     # hidden slice names stay hidden
     json.dumps(result.as_dict(BENCH.primary_metric), allow_nan=False)
 
 
-def test_slice_labels_are_arbitrary(data_dir, tmp_path):
+def test_perfect_submission_scores_one_and_constant_scores_the_base_rate(data_dir, tmp_path):
     problem = load(data_dir)
-    one = submit(problem, tmp_path, assignment_csv({"x": ["e0", "e1", "e3"], "y": ["e4", "e2"]}))
-    two = submit(problem, tmp_path, assignment_csv({"7": ["e4", "e2"], "zz": ["e0", "e1", "e3"]}))
-    assert BENCH.evaluate(problem, one, BENCH.config()).scores == BENCH.evaluate(problem, two, BENCH.config()).scores
+    perfect = submit(problem, tmp_path, scores_csv({"p": {"e0": 1, "e1": 1, "e2": 1}, "q": {"e3": 1, "e4": 1}}))
+    assert evaluate(problem, perfect).scores["mean_precision_at_k"] == 1.0
+    assert evaluate(problem, perfect).scores["mean_auroc"] == 1.0
+    constant = submit(problem, tmp_path, scores_csv({"all": {i: 1 for i in IDS}}))
+    result = evaluate(problem, constant)
+    # ties are broken in expectation: a holds 3 and b 2 of the 8 held-out rows
+    assert result.scores["mean_precision_at_k"] == pytest.approx((3 / 8 + 2 / 8) / 2)
+    assert result.scores["mean_auroc"] == 0.5
 
 
-def test_perfect_and_empty_submissions(data_dir, tmp_path):
+def test_only_held_out_rows_count(data_dir, tmp_path):
     problem = load(data_dir)
-    perfect = submit(problem, tmp_path, assignment_csv({"p": ["e0", "e1", "e2"], "q": ["e3", "e4"]}))
-    result = BENCH.evaluate(problem, perfect, BENCH.config({"precision_k": 2}))
-    assert result.scores == {"slice_accuracy": 1.0, "mean_precision_at_k": 1.0}
-    nothing = submit(problem, tmp_path, "id,slice\n")
-    result = BENCH.evaluate(problem, nothing, BENCH.config())
-    assert result.scores == {"slice_accuracy": 0.5, "mean_precision_at_k": 0.0}   # only the 5 background rows
+    base = {"x": {"e0": 1, "e1": 1}, "y": {"e3": 1}}
+    without = evaluate(problem, submit(problem, tmp_path, scores_csv(base)))
+    # discovery rows e8 (in a) and e9 (in b) scored highest change nothing
+    with_discovery = {"x": {**base["x"], "e8": 5}, "y": {**base["y"], "e9": 5}}
+    again = evaluate(problem, submit(problem, tmp_path, scores_csv(with_discovery, ids=IDS)))
+    assert without.scores == again.scores
 
 
-def test_ranking_scores_drive_precision(data_dir, tmp_path):
+def test_slice_names_and_column_order_do_not_matter(data_dir, tmp_path):
     problem = load(data_dir)
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "assign.csv").write_text(assignment_csv({"x": ["e0", "e1", "e2", "e3"], "y": ["e4", "e5"]}))
-    (tmp_path / "sub" / "rank.csv").write_text("slice,id,score\nx,e0,0.9\nx,e3,0.8\nx,e1,0.7\ny,e4,1\n")
-    solution = BENCH.load_submission(problem, tmp_path / "sub", BENCH.config())
-    result = BENCH.evaluate(problem, solution, BENCH.config({"precision_k": 2}))
-    assert result.details["slices"]["a"]["precision_at_k"] == 0.5     # top 2 of x by score: e0, e3
-    # y ranks only e4; the other 9 rows tie below it and hold no member of b besides e3 (1 of 9)
-    assert result.details["slices"]["b"]["precision_at_k"] == pytest.approx((1 + 1 / 9) / 2)
+    one = submit(problem, tmp_path, scores_csv({"x": {"e0": 1, "e3": .5}, "y": {"e4": 1, "e2": .2}}))
+    two = submit(problem, tmp_path, scores_csv({"Other": {"e4": 1, "e2": .2}, "7": {"e0": 1, "e3": .5}}))
+    assert evaluate(problem, one).scores == evaluate(problem, two).scores
+    assert two.labels == ["other", "7"]          # header names are case-insensitive, like every CSV header
 
 
-def test_rankings_only_assign_by_highest_score(data_dir, tmp_path):
+def test_fixed_k(data_dir, tmp_path):
     problem = load(data_dir)
-    text = "slice,id,score\nx,e0,0.9\nx,e1,0.9\nx,e2,0.2\ny,e2,0.5\ny,e3,0.4\ny,e4,0.3\n"
-    solution = submit(problem, tmp_path, text)
-    assert [solution.labels[s] if s >= 0 else None for s in solution.assignment[:6]] == ["x", "x", "y", "y", "y", None]
-    # x = {e0, e1} <-> a, y = {e2, e3, e4} <-> b: 2 + 2 right, plus the 5 unassigned background rows
-    assert BENCH.evaluate(problem, solution, BENCH.config()).scores["slice_accuracy"] == pytest.approx(0.9)
+    solution = submit(problem, tmp_path, scores_csv({"x": {"e0": 3, "e1": 2, "e5": 1}}))
+    result = evaluate(problem, solution, precision_k=1)
+    first = result.details["slices"]["hidden-1"]
+    assert first["k"] == 1 and first["precision_at_k"] == 1.0
+    assert result.details["slices"]["hidden-2"]["precision_at_k"] == 0.0
 
 
-def test_extra_slices_are_loaded_like_originals(data_dir, tmp_path):
+def test_extra_slices_are_scored_like_originals_and_need_held_out_members(data_dir, tmp_path):
     (data_dir / "slices" / "extra_c.csv").write_text("id\ne6\ne7\n")
+    (data_dir / "slices" / "extra_d.csv").write_text("id\ne9\n")              # discovery rows only
     problem = load(data_dir)
-    assert list(problem.slices) == ["a", "b", "extra_c"] and problem.extra == {"extra_c"}
-    solution = submit(problem, tmp_path, assignment_csv({"p": ["e0", "e1", "e2"], "q": ["e3", "e4"], "r": ["e6", "e7"]}))
-    result = BENCH.evaluate(problem, solution, BENCH.config({"precision_k": 2}))
-    assert result.scores["slice_accuracy"] == 1.0
-    assert result.details["slices"]["extra_c"] == {"precision_at_k": 1.0, "matched_slice": "r", "extra": True}
+    assert list(problem.slices) == ["a", "b", "extra_c", "extra_d"] and problem.extra == {"extra_c", "extra_d"}
+    solution = submit(problem, tmp_path, scores_csv({"p": {"e0": 1, "e1": 1, "e2": 1}, "q": {"e3": 1, "e4": 1},
+                                                     "r": {"e6": 1, "e7": 1}}))
+    result = evaluate(problem, solution)
+    assert result.scores["mean_precision_at_k"] == 1.0
+    assert result.details["slices"]["hidden-3"]["extra"] and result.details["slices"]["hidden-3"]["best_slice"] == "r"
+    assert result.details["slices"]["hidden-4"] == {"heldout_size": 0, "extra": True, "scored": False}
 
 
 def test_expected_precision_with_ties():
@@ -101,40 +122,95 @@ def test_expected_precision_with_ties():
     assert sl.expected_precision_at_k(scores, positives, 5) == pytest.approx(3 / 5)
 
 
+def test_auroc_matches_scikit_learn():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    positives = rng.random(200) < 0.2
+    scores = np.round(rng.random(200) + positives * 0.3, 1)          # many ties
+    assert sl.auroc(scores, positives) == pytest.approx(roc_auc_score(positives, scores))
+
+
 @pytest.mark.parametrize("text, message, overrides", [
-    ("id,slice\ne0,x\ne99,y\n", r"sub.csv, line 3: unknown id 'e99'", {}),
-    ("id,slice\ne0,x\ne0,y\n", r"line 3: id 'e0' appears twice \(also line 2\)", {}),
-    ("id,slice\ne0,x\ne1,y\ne2,z\n", r"line 4: more than 2 distinct slices", {"max_slices": 2}),
-    ("id,slice\ne0,\n", r"line 2: empty slice label", {}),
-    ("slice,id,score\nx,e0,nan\n", r"line 2 \(score\): 'nan' is not a finite number", {}),
-    ("slice,id,score\nx,e0,1\nx,e0,2\n", r"line 3: id 'e0' ranked twice in slice 'x'", {}),
-    ("id,slice,extra\ne0,x,1\n", r"unexpected or repeated column", {}),
-    ("id,slice\ne0,x,1\n", r"line 2: expected 2 fields, found 3", {}),
+    ("id,x\ne0,1\ne99,1\n", r"sub.csv, line 3: unknown id 'e99'", {}),
+    ("id,x\ne0,1\ne0,2\n", r"line 3: id 'e0' appears twice \(also line 2\)", {}),
+    ("id,x\ne0,1\n", r"7 held-out row\(s\) of heldout.csv missing: 'e1', 'e2'", {}),
+    ("id,x,y,z\n", r"3 slice columns; at most 2 are allowed", {"max_slices": 2}),
+    ("id\ne0\n", r"no slice columns", {}),
+    ("id,x,\ne0,1,1\n", r"empty name", {}),
+    ("slice,score\nx,1\n", r"header must have an id column", {}),
+    ("id,x,X\ne0,1,1\n", r"unexpected or repeated column", {}),
+    ("id,x\ne0,nan\n", r"line 2, column 'x': 'nan' is not a finite number", {}),
+    ("id,x\ne0,high\n", r"line 2, column 'x': 'high' is not a number", {}),
+    ("id,x\ne0,1,1\n", r"line 2: expected 2 fields, found 3", {}),
+    ("\n\n", r"the file is empty", {}),
 ])
-def test_submission_errors(data_dir, tmp_path, text, message, overrides):
+def test_submission_errors_name_the_problem(data_dir, tmp_path, text, message, overrides):
     problem = load(data_dir)
     with pytest.raises(SubmissionError, match=message):
         submit(problem, tmp_path, text, **overrides)
 
 
-def test_two_assignment_files_rejected(data_dir, tmp_path):
+def test_a_thousand_random_slices_are_refused(data_dir, tmp_path):
     problem = load(data_dir)
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.csv").write_text("id,slice\ne0,x\n")
-    (tmp_path / "sub" / "b.csv").write_text("id,slice\ne1,x\n")
-    with pytest.raises(SubmissionError, match="more than one id,slice assignment file"):
-        BENCH.load_submission(problem, tmp_path / "sub", BENCH.config())
+    rng = np.random.default_rng(0)
+    text = scores_csv({f"s{j}": dict(zip(HELDOUT, rng.random(8).round(3))) for j in range(1000)})
+    with pytest.raises(SubmissionError, match="1000 slice columns; at most 10 are allowed"):
+        submit(problem, tmp_path, text)
+
+
+def test_one_csv_alone_or_in_a_zip(data_dir, tmp_path):
+    problem = load(data_dir)
+    text = scores_csv({"x": {"e0": 1}})
+    with zipfile.ZipFile(tmp_path / "sub.zip", "w") as archive:
+        archive.writestr("folder/scores.csv", text)
+    assert BENCH.load_submission(problem, tmp_path / "sub.zip", BENCH.config()).labels == ["x"]
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.csv", text)
+        archive.writestr("b.csv", text)
+    with pytest.raises(SubmissionError, match="expected one CSV"):
+        BENCH.load_submission(problem, tmp_path / "two.zip", BENCH.config())
+
+
+def test_accepting_a_slice_reads_its_members_from_every_listed_row(data_dir, tmp_path):
+    problem = load(data_dir)
+    solution = submit(problem, tmp_path, scores_csv({"Found": {"e1": 0.5, "e2": 0.9, "e9": 1, "e3": 0.49}}, ids=IDS))
+    assert sl.submitted_slice_members(problem, solution, "found") == ["e1", "e2", "e9"]
+    with pytest.raises(SubmissionError, match=r"no slice 'nope' \(its slices: 'found'\)"):
+        sl.submitted_slice_members(problem, solution, "nope")
+    low = submit(problem, tmp_path, scores_csv({"x": {"e1": 0.2}}))
+    with pytest.raises(SubmissionError, match="no rows with a score of at least 0.5"):
+        sl.submitted_slice_members(problem, low, "x")
+    assert sl.extra_slice_file("new", ["e1", "e2"]) == ("slices/extra_new.csv", b"id\ne1\ne2\n")
 
 
 def test_layout(data_dir, tmp_path):
     assert isinstance(registry.get("slicing"), sl.Slicing)
     assert BENCH.is_hidden("slices/a.csv") and not BENCH.is_hidden("data.parquet")
+    files = sorted(p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file())
+    # which rows are scored is public, every slice membership file is hidden
+    assert [f for f in files if not BENCH.is_hidden(f)] == ["data.parquet", "heldout.csv"]
+    assert [f for f in files if BENCH.is_hidden(f)] == ["slices/a.csv", "slices/b.csv"]
     (data_dir / "slices" / "bad.csv").write_text("id\nnot-an-id\n")
-    with pytest.raises(DataError, match="bad.csv: ids not in data.parquet"):
+    with pytest.raises(DataError, match="slices/bad.csv: ids not in data.parquet"):
         load(data_dir)
     for path in (data_dir / "slices").iterdir():
         path.unlink()
     problem = load(data_dir)                 # public copy: submissions validate, scoring needs the slices
-    solution = submit(problem, tmp_path, "id,slice\ne0,x\n")
+    solution = submit(problem, tmp_path, scores_csv({"x": {"e0": 1}}))
     with pytest.raises(DataError, match="ground-truth slices"):
-        BENCH.evaluate(problem, solution, BENCH.config())
+        evaluate(problem, solution)
+    (data_dir / "heldout.csv").unlink()
+    with pytest.raises(DataError, match="missing heldout.csv"):
+        load(data_dir)
+
+
+def test_cli_scores_and_refuses_a_bad_file(data_dir, tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_text(scores_csv({"x": {"e0": 1, "e1": 1, "e2": 1}}))
+    assert cli(["score", "slicing", "--data", str(data_dir), "--submission", str(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["scores"]["mean_precision_at_k"] == pytest.approx((1 + 0) / 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,x\ne0,1\n")
+    assert cli(["score", "slicing", "--data", str(data_dir), "--submission", str(bad)]) == 2
+    assert "held-out row(s) of heldout.csv missing" in capsys.readouterr().err

@@ -114,8 +114,24 @@ def write_valuation(root: Path) -> Path:
     return root
 
 
+def write_slicing(root: Path) -> Path:
+    """Two blobs the model gets wrong (the slices) among correct rows; every other row held out."""
+    rng = np.random.default_rng(4)
+    dim = 8
+    group = np.repeat([0, 1, 2], [20, 20, 80])
+    centres = rng.normal(size=(3, dim)) * 4
+    labels = rng.integers(0, 2, size=len(group))
+    ids = [f"row{i:03d}" for i in range(len(group))]
+    root.mkdir(parents=True)
+    pd.DataFrame({"id": ids, "encoding": [list(map(float, centres[g] + rng.normal(size=dim))) for g in group],
+                  "label": labels, "prediction": np.where(group < 2, 1 - labels, labels)}) \
+        .to_parquet(root / "data.parquet")
+    (root / "heldout.csv").write_text("id\n" + "".join(f"{i}\n" for i in ids[1::2]))
+    return root
+
+
 WRITERS = {"speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging,
-           "valuation": write_valuation}
+           "valuation": write_valuation, "slicing": write_slicing}
 
 
 # --- the zip -----------------------------------------------------------------------------------
@@ -189,7 +205,7 @@ def test_kit_runs_in_the_sandbox_and_reproduces_the_local_run(kind, tmp_path):
     data = WRITERS[kind](tmp_path / "data")
     code = extract_code_archive(make_starter_kit_zip(kind), tmp_path / "code")
     config = {"speech_selection": {"train_size": 25}, "vision_selection": {"max_train_size": 40},
-              "debugging": {}, "valuation": {"model": "logreg"}}[kind]
+              "debugging": {}, "valuation": {"model": "logreg"}, "slicing": {"max_slices": 10}}[kind]
     command = kit.command(config)
 
     result = run_in_sandbox(code, command, {"data": data}, tmp_path / "sandbox-out", KIT_LIMITS)
@@ -227,6 +243,12 @@ def _check_shape(kind: str, produced: Path, data: Path) -> None:
         assert rows[0] == ["candidate_id", "predicted_accuracy"]
         assert sorted(cid for cid, _ in rows[1:]) == ["clean", "more", "noisy"]
         assert all(0.0 <= float(value) <= 1.0 for _, value in rows[1:])
+    elif kind == "slicing":
+        rows = list(csv.reader(open(produced)))
+        ids = list(pd.read_parquet(data / "data.parquet")["id"])
+        assert rows[0][0] == "id" and 2 <= len(rows[0]) <= 11 and [row[0] for row in rows[1:]] == ids
+        errors = [float(max(row[1:], key=float)) > 0 for row in rows[1:]]
+        assert errors == [i < 40 for i in range(len(ids))]  # the model's errors (the two blobs) are scored
     else:
         assert sorted(p.name for p in produced.iterdir()) == ["01g317.txt", "04hgtk-flipped.txt"]
         for ranking in produced.iterdir():
