@@ -16,6 +16,7 @@ built from exact pins with binary wheels only; the repository's ``evaluation`` p
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -143,6 +144,18 @@ def build(name: str, *, log=print) -> bool:
         return False
     target = location(name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # Two builds at once (two workers' deploy scripts): the second waits, then finds it built.
+    with (target.parent / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if is_built(name):
+            return False
+        _build_into(env, target, log)
+    log(f"built {name} at {target}")
+    return True
+
+
+def _build_into(env: Environment, target: Path, log) -> None:
+    name = env.name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
         base_python = getattr(sys, "_base_executable", None) or sys.executable
@@ -168,8 +181,6 @@ def build(name: str, *, log=print) -> bool:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    log(f"built {name} at {target}")
-    return True
 
 
 def _fix_venv_paths(old: Path, new: Path) -> None:
