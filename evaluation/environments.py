@@ -157,6 +157,7 @@ def build(name: str, *, log=print) -> bool:
 def _build_into(env: Environment, target: Path, log) -> None:
     name = env.name
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; workers may run as another user
     try:
         base_python = getattr(sys, "_base_executable", None) or sys.executable
         log(f"creating a virtual environment for {name} ({platform.python_version()})")

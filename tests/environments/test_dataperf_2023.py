@@ -100,7 +100,24 @@ TYPES = {
     "valuation": lambda d, o: (synthetic.write_valuation_data(d), lambda data: synthetic.valuation_submission(data, o)),
     "slicing": lambda d, o: (synthetic.write_slicing_data(d), lambda data: synthetic.slicing_submission(data, o)),
     "training-set": lambda d, o: (synthetic.write_training_set_data(d), lambda data: synthetic.training_set_submission(data, o)),
+    "test-set": lambda d, o: (_test_set_data(d), lambda data: _test_set_submission(data, o)),
 }
+
+
+def _test_set_data(out):
+    from fixtures import test_set_synthetic
+
+    test_set_synthetic.write_test_set_data(out, pool_size=300, seed=4)
+    return out
+
+
+def _test_set_submission(data, out):
+    from fixtures import test_set_synthetic
+
+    rows = list(test_set_synthetic.hidden_labels(data).items())[:20]
+    path = out.with_suffix(".csv")
+    path.write_text("item_id,label\n" + "".join(f"{item},{label}\n" for item, label in rows))
+    return path
 
 
 @pytest.mark.parametrize("type_slug", sorted(TYPES))
