@@ -4,14 +4,15 @@ A benchmark pinned to an environment other than ``current`` (``Benchmark.environ
 ``evaluation/environments.py``) is scored by that environment's interpreter running the repository's
 own evaluation package: ``<venv>/bin/python -m evaluation score <type> --data ... --submission ...
 --json``. The worker keeps its claim (heartbeat, cancel checks through ``progress``) while the child
-runs, kills the child's process group at the benchmark's time limit or on cancel, and stores the
-scores with the provenance the child reports.
+runs, kills the child's process group at the benchmark's time limit or on cancel (and the kernel
+kills it if the worker process dies), and stores the scores with the provenance the child reports.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -58,6 +59,12 @@ def config_arguments(benchmark: Benchmark) -> list[str]:
     return arguments
 
 
+def _dies_with_this_process(command: list[str]) -> list[str]:
+    """If this worker process is killed (OOM, SIGKILL), the kernel kills the scorer too (PR_SET_PDEATHSIG)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
+
+
 def _kill(process: subprocess.Popen) -> None:
     if process.poll() is None:
         try:
@@ -101,7 +108,7 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
     started = time.monotonic()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         # Own session: the time limit or a cancel kills the child and anything it started.
-        process = subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(_dies_with_this_process(command), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                    env=environments.subprocess_env(name), start_new_session=True)
         try:
             while True:

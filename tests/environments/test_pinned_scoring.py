@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -121,3 +123,62 @@ def test_the_time_limit_kills_the_pinned_scorer(dataperf_2023, speech_challenge,
     while scorer_processes() and time.time() < deadline:
         time.sleep(0.2)
     assert not scorer_processes()  # the child (and its group) was killed, not left running
+
+
+@pytest.fixture(scope="module")
+def slow_speech_dir(tmp_path_factory):
+    from fixtures import synthetic
+
+    data_dir = tmp_path_factory.mktemp("speech-slow") / "data"
+    synthetic.write_speech_data(data_dir, train_nontargets=1000, eval_nontargets=20000, dim=256, seed=5)
+    return data_dir
+
+
+@pytest.fixture
+def slow_pinned(dataperf_2023, users, slow_speech_dir):
+    """A pinned benchmark whose scoring takes several seconds, so it can be interrupted mid-run."""
+    from tests.conftest import add_benchmark, make_challenge
+
+    data_dir = slow_speech_dir
+    challenge = make_challenge(users["organizer"], slug="kws")
+    add_benchmark(challenge, "speech-selection", data_dir, slug="en-25")
+    pin(challenge)
+    return data_dir
+
+
+def wait_for_scorer(submission, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if scorer_processes():
+            return
+        submission.refresh_from_db()
+        assert submission.status in ("queued", "running"), submission.failure_reason
+        time.sleep(0.1)
+    raise AssertionError("the pinned scorer never started")
+
+
+def wait_until_no_scorer(timeout=10):
+    deadline = time.time() + timeout
+    while scorer_processes() and time.time() < deadline:
+        time.sleep(0.2)
+    return scorer_processes()
+
+
+def test_cancelling_a_pinned_run_kills_its_scorer(slow_pinned, users, celery_worker_process, tmp_path):
+    from backend.submissions import services
+
+    submission, _ = upload(APIClient(), users["alice"], slow_pinned, tmp_path)
+    wait_for_scorer(submission)
+    services.cancel_submission(submission, by=users["organizer"])
+    assert not wait_until_no_scorer()
+    submission.refresh_from_db()
+    assert submission.status == "cancelled" and not submission.scores.exists()
+
+
+def test_a_killed_worker_process_takes_its_pinned_scorer_with_it(slow_pinned, users, celery_worker_process,
+                                                                 tmp_path):
+    submission, _ = upload(APIClient(), users["alice"], slow_pinned, tmp_path)
+    wait_for_scorer(submission)
+    for pid in celery_worker_process.pool_pids():
+        os.kill(pid, signal.SIGKILL)
+    assert not wait_until_no_scorer()  # no orphan keeps burning CPU outside any time limit
