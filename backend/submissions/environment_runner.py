@@ -108,8 +108,9 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
     started = time.monotonic()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         # Own session: the time limit or a cancel kills the child and anything it started.
-        process = subprocess.Popen(_dies_with_this_process(command), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                   env=environments.subprocess_env(name), start_new_session=True)
+        process = subprocess.Popen(_dies_with_this_process(command), stdout=out, stderr=err,
+                                   stdin=subprocess.DEVNULL, env=environments.subprocess_env(name),
+                                   start_new_session=True)
         try:
             while True:
                 try:
@@ -121,7 +122,8 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
                 if elapsed > limit:
                     raise SoftTimeLimitExceeded()
                 # Also raises runner.Cancelled when the run lost its claim.
-                progress(min(0.05 + 0.9 * elapsed / limit, 0.95), f"scoring in the {name} environment ({elapsed:.0f} s)")
+                progress(min(0.05 + 0.9 * elapsed / limit, 0.95),
+                         f"scoring in the {name} environment ({elapsed:.0f} s)")
         finally:
             _kill(process)
     seconds = time.monotonic() - started

@@ -53,6 +53,7 @@ def test_in_process_scores_record_the_platform_environment(scored, client, users
     assert body["environment"] == record
     board = client.get("/api/challenges/kws/benchmarks/en-25/leaderboard/").json()
     assert {row["environment"] for row in board["rows"]} == {"current (scikit-learn 1.8.0)"}
+    assert client.get("/api/challenges/kws/").json()["benchmarks"][0]["environment"] == "current"
 
 
 def test_pinning_and_rescoring_is_one_admin_action(scored, client, users, speech_challenge,
