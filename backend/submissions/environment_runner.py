@@ -81,6 +81,16 @@ def _tail(path: Path) -> str:
         return ""
 
 
+def _invalid_submission_reason(benchmark: Benchmark, path: Path) -> str | None:
+    try:
+        services.validate_submission_file(benchmark, path)
+    except evaluation.SubmissionError as error:
+        return f"invalid submission: {error}"
+    except Exception:  # noqa: BLE001 - the data itself is broken: the organizers' log says why
+        log.exception("re-validating a submission of %s failed", benchmark)
+    return None
+
+
 def score(submission: Submission, token: str, directory: Path, progress: Callable[[float, str], None],
           complete: Callable[..., None]) -> None:
     """Score ``submission`` in its benchmark's environment and hand the result to ``complete(submission,
@@ -131,9 +141,11 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
         stderr = _tail(err_path)
         log.warning("submission %s: %s scorer exited with %s", submission.pk, name, process.returncode)
         if process.returncode == 2:
-            # The CLI's one-line error; it may name hidden data, so participants get a sentence only.
-            reason = (f"the evaluation in the {name} environment rejected the submission or the data; "
-                      "the organizers can see the log and re-run it")
+            # The CLI's one-line error may name hidden data, so it goes to the log; the participant gets
+            # the validator's own sentence when the file itself is at fault.
+            reason = _invalid_submission_reason(benchmark, path) or (
+                f"the evaluation in the {name} environment rejected the data; "
+                "the organizers can see the log and re-run it")
         else:
             reason = (f"an internal error stopped the evaluation in the {name} environment; "
                       "the organizers can see the log and re-run it")

@@ -107,3 +107,22 @@ def test_saving_a_benchmark_pinned_to_an_unbuilt_environment_warns(client, users
     assert benchmark.environment == PINNED, page[:3000]
     assert "python manage.py build_environment dataperf-2023" in page
     assert "Re-score scored submissions" in page
+
+
+def test_a_damaged_file_fails_in_the_pinned_environment_with_the_validators_sentence(
+        dataperf_2023, speech_challenge, users, speech_data_dir, tmp_path):
+    from backend.submissions import environment_runner, runner
+
+    benchmark = speech_challenge.benchmarks.get()
+    benchmark.environment = PINNED
+    benchmark.save()
+    submission = services.create_submission(user=users["alice"], benchmark=benchmark,
+                                            uploaded_file=speech_upload(speech_data_dir))
+    Path(submission.file.path).write_bytes(b"{broken")  # damaged in storage after it was accepted
+    submission, token = services.claim_for_evaluation(submission.pk)
+    environment_runner.score(submission, token, tmp_path, lambda fraction, message: None, runner._complete)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert submission.failure_reason.startswith("invalid submission:") and "JSON" in submission.failure_reason
+    assert "exit status 2" in submission.log and "-m evaluation score speech-selection" in submission.log
+    assert submission.environment == {} and not submission.scores.exists()
