@@ -5,16 +5,18 @@
     python -m evaluation validate vision-selection --data DIR --submission PATH
 
 Type-specific options are generated from each type's ``default_config`` (``train_size`` becomes
-``--train-size``). Bad input prints one line naming the problem and exits with status 2.
+``--train-size``). ``--environment NAME`` runs the same command in that pinned environment
+(``evaluation/environments.py``). Bad input prints one line naming the problem and exits with status 2.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from . import registry
+from . import environments, registry
 from .base import EvaluationError, SubmissionError
 from .submission_io import clip
 
@@ -43,6 +45,8 @@ def _build_parser() -> argparse.ArgumentParser:
             typed.add_argument("--data", required=True, type=Path, help="benchmark data directory")
             typed.add_argument("--submission", required=True, type=Path, help="submission file or directory")
             typed.add_argument("--json", action="store_true", help="print the result as JSON")
+            typed.add_argument("--environment", choices=environments.names(), default=None,
+                               help="run in this pinned evaluation environment (default: this interpreter)")
             _add_config_options(typed, benchmark.default_config)
     return parser
 
@@ -54,8 +58,39 @@ def _progress_printer(enabled: bool):
     return progress
 
 
+def _without_environment_flag(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--environment":
+            skip = True
+        elif not arg.startswith("--environment="):
+            out.append(arg)
+    return out
+
+
+def _run_in_environment(name: str, argv: list[str]) -> int:
+    """Re-run this command with the environment's interpreter (the same evaluation code)."""
+    try:
+        environments.require_built(name)
+    except environments.EnvironmentUnavailable as error:
+        print(f"error: --environment: {error}", file=sys.stderr)
+        return 2
+    command = environments.evaluation_command(name, _without_environment_flag(argv))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(command[0], command, environments.subprocess_env(name))
+    return 2  # not reached
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = _build_parser().parse_args(argv)
+    environment = getattr(args, "environment", None)
+    if environment and environment != environments.running_environment() \
+            and not environments.get(environment).is_current:
+        return _run_in_environment(environment, argv)
     if args.command == "list":
         for benchmark in registry.all_types():
             print(f"{benchmark.slug:28s} {benchmark.kind:22s} {benchmark.title}")
@@ -86,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
               f"({type(error).__name__}: {clip(str(error), 200)})", file=sys.stderr)
         return 2
     payload = result.as_dict(benchmark.primary_metric)
+    payload["environment"] = environments.provenance()
     if args.json:
         print(json.dumps(payload, indent=2, sort_keys=True))
     else:
         print(f"Score: {payload['score']}")
+        print(f"  (environment {payload['environment']['environment']}: "
+              f"scikit-learn {payload['environment']['scikit-learn']}, numpy {payload['environment']['numpy']})")
         for key, value in sorted(payload["scores"].items()):
             print(f"  {key}: {value}")
     return 0

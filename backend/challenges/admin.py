@@ -1,6 +1,7 @@
 """Organizers run challenges from here. Each organizer sees only the challenges they organize."""
 from django.contrib import admin, messages
 
+from evaluation import environments as evaluation_environments
 
 from . import services
 from .models import Benchmark, Challenge, DatasetArtifact, Phase
@@ -66,13 +67,25 @@ class DatasetArtifactInline(admin.TabularInline):
 
 @admin.register(Benchmark)
 class BenchmarkAdmin(OrganizerScopedAdmin):
-    list_display = ("__str__", "title", "type_slug", "task", "submission_count")
-    list_filter = ("type_slug", "challenge")
+    list_display = ("__str__", "title", "type_slug", "task", "environment", "submission_count")
+    list_filter = ("type_slug", "environment", "challenge")
     inlines = [DatasetArtifactInline]
 
     @admin.display(description="submissions")
     def submission_count(self, obj):
         return obj.submissions.count()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not evaluation_environments.is_built(obj.environment):
+            self.message_user(request, (
+                f"{obj}: the {obj.environment} environment is not built on this machine; run "
+                f"`{evaluation_environments.build_command(obj.environment)}` on every worker machine, or its "
+                "submissions fail with that sentence."), messages.WARNING)
+        if change and "environment" in form.changed_data:
+            self.message_user(request, (
+                f"{obj}: existing scores were computed in another environment; use the action "
+                "'Re-score scored submissions' to recompute them."), messages.WARNING)
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)

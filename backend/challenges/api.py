@@ -36,7 +36,7 @@ class BenchmarkOutput(serializers.ModelSerializer):
     class Meta:
         model = Benchmark
         fields = ["slug", "title", "description", "task", "type_slug", "kind", "primary_metric", "submission_suffixes",
-                  "config", "weight"]
+                  "config", "weight", "environment"]
 
 
 class ChallengeOutput(serializers.ModelSerializer):

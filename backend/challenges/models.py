@@ -3,6 +3,12 @@ from django.db import models
 from django.utils import timezone
 
 import evaluation
+from evaluation import environments as evaluation_environments
+
+
+def environment_choices() -> list[tuple[str, str]]:
+    """A callable, so declaring another environment needs no migration."""
+    return [(env.name, f"{env.name}: {env.title}") for env in evaluation_environments.ENVIRONMENTS.values()]
 
 
 class Challenge(models.Model):
@@ -88,6 +94,13 @@ class Benchmark(models.Model):
     order = models.PositiveIntegerField(default=0)
     weight = models.FloatField(default=1.0, help_text="Default weight in the challenge's combined leaderboard.")
     time_limit_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Which pinned library set scores this benchmark (evaluation/environments.py); other than
+    # "current", workers score in that environment's virtual environment, in a subprocess.
+    environment = models.CharField(
+        max_length=64, default=evaluation_environments.CURRENT,
+        choices=environment_choices,
+        help_text="Evaluation environment (library versions) scores are computed in. After changing it, use the "
+                  "action 'Re-score scored submissions' so the leaderboard is not mixed.")
     # Public-safe facts about the data (sizes, noisy vs clean accuracy), computed when data is attached.
     data_summary = models.JSONField(default=dict, blank=True, editable=False)
 

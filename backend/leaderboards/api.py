@@ -45,9 +45,9 @@ class LeaderboardApi(APIView):
             keys = [c.key for c in selectors.columns_for(benchmark)]
             return _csv_response(
                 f"{benchmark.challenge.slug}-{benchmark.slug}-leaderboard.csv",
-                ["rank", "entrant", "baseline", "division", "submitted_at", *keys],
-                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys]]
-                 for r in rows])
+                ["rank", "entrant", "baseline", "division", "submitted_at", *keys, "environment"],
+                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys],
+                  r.get("environment", "")] for r in rows])
         if since is not None and since == version:
             return Response({"changed": False, "version": version})
         phase.leaderboard_version = version

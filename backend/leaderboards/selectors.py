@@ -148,6 +148,9 @@ def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
             "score": sub.primary_value,
             "metrics": {c.key: values.get(c.key) for c in columns},
             "spreads": {c.key: values.get(c.spread_key) for c in columns if c.spread_key},
+            # Which environment (library versions) produced the scores; boards may mix them until re-scored.
+            "environment": sub.environment_label,
+            "environment_versions": sub.environment,
         })
     rows = _apply_closed_division(rows)
     cache.set(key, rows, timeout=3600)

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from backend.challenges.admin import OrganizerScopedAdmin
+from backend.challenges.admin import BenchmarkAdmin, OrganizerScopedAdmin
 from backend.closed_division.admin import CodeRunInline, reverify_code
 
 from . import services
@@ -43,3 +43,16 @@ class SubmissionAdmin(OrganizerScopedAdmin):
             except services.InvalidTransition as error:
                 self.message_user(request, f"#{submission.pk}: {error}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} submission(s).", messages.SUCCESS)
+
+
+@admin.action(description="Re-score scored submissions (after an environment or data change)")
+def rescore_benchmarks(modeladmin, request, queryset):
+    """On the Benchmark admin (the general challenges app does not import submissions)."""
+    for benchmark in queryset:
+        count = services.rescore_benchmark(benchmark, by=request.user)
+        modeladmin.message_user(
+            request, f"{benchmark}: queued {count} scored submission(s) again, to be scored in the "
+                     f"{benchmark.environment} environment.", messages.SUCCESS)
+
+
+BenchmarkAdmin.actions = [*(BenchmarkAdmin.actions or []), rescore_benchmarks]

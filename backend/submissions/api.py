@@ -29,7 +29,7 @@ class SubmissionOutput(serializers.ModelSerializer):
         fields = [
             "id", "challenge", "benchmark", "phase", "entrant", "division", "description", "original_name",
             "size_bytes", "sha256", "status", "progress", "progress_message", "failure_reason", "scores", "details",
-            "attempts", "is_baseline", "created_at", "started_at", "finished_at",
+            "environment", "attempts", "is_baseline", "created_at", "started_at", "finished_at",
         ]
 
     def get_scores(self, obj) -> dict:

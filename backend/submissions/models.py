@@ -38,6 +38,9 @@ class Submission(models.Model):
     failure_reason = models.TextField(blank=True, help_text="Shown to the participant.")
     log = models.TextField(blank=True, help_text="Internal log (tracebacks); organizers only.")
     details = models.JSONField(default=dict, blank=True)
+    # Provenance of the scores: environment name, evaluator version, Python and library versions
+    # (evaluation.environments.provenance() of the process that scored it); empty until scored.
+    environment = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     # Identifies the current run; a run that lost its claim (cancelled, re-claimed) cannot write.
     run_token = models.CharField(max_length=32, blank=True)
@@ -59,6 +62,23 @@ class Submission(models.Model):
         if self.is_baseline:
             return f"Baseline: {self.baseline_name}"
         return self.team.name if self.team_id else self.user.username
+
+    @property
+    def environment_label(self) -> str:
+        """Short name of what produced the scores, e.g. ``dataperf-2023 (scikit-learn 1.2.2)``."""
+        env = self.environment or {}
+        if not env:
+            return ""
+        return f"{env.get('environment', '?')} (scikit-learn {env.get('scikit-learn') or '?'})"
+
+    ENVIRONMENT_KEYS = ("environment", "evaluator", "python", "scikit-learn", "numpy", "scipy", "torch")
+
+    @property
+    def environment_rows(self) -> list[tuple[str, str]]:
+        """The provenance record in a fixed order, for the submission page."""
+        env = self.environment or {}
+        keys = [k for k in self.ENVIRONMENT_KEYS if k in env] + sorted(set(env) - set(self.ENVIRONMENT_KEYS))
+        return [(key, env[key] if env[key] is not None else "not installed") for key in keys]
 
     @property
     def is_terminal(self) -> bool:

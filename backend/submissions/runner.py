@@ -20,7 +20,7 @@ from django.db import close_old_connections, connection
 
 import evaluation
 
-from . import services
+from . import environment_runner, services
 from .models import Submission
 
 log = logging.getLogger(__name__)
@@ -118,12 +118,12 @@ def _failures_reported(submission: Submission, token: str):
             traceback.format_exc())
 
 
-def _complete(submission: Submission, token: str, result: evaluation.Result) -> None:
+def _complete(submission: Submission, token: str, result: evaluation.Result, environment: dict | None = None) -> None:
     benchmark_type = submission.benchmark.benchmark_type
     from django.db import transaction
 
     with transaction.atomic():
-        if not services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric):
+        if not services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric, environment):
             return
         if benchmark_type.background_key:
             services.request_background_details(submission, token)
@@ -148,6 +148,8 @@ def run_evaluation(submission_id: int) -> None:
             tempfile.TemporaryDirectory() as tmp:
         progress = _progress_writer(submission_id, token, beat)
         progress(0.01, "loading benchmark data")
+        if environment_runner.is_pinned(benchmark):  # pinned library versions: scored in that venv's subprocess
+            return environment_runner.score(submission, token, Path(tmp), progress, _complete)
         problem, solution = _load(submission, Path(tmp))
         task_ids = benchmark_type.task_ids(problem)
         if settings.EVALUATION_FAN_OUT and len(task_ids) > 1:

@@ -21,6 +21,7 @@ from backend.core.errors import Rejected
 from backend.core.files import sha256_of
 from evaluation import cache as problem_cache
 from evaluation import submission_io
+from evaluation import environments as evaluation_environments
 
 from .models import Score, Submission, SubmissionPart
 
@@ -289,8 +290,10 @@ def record_progress(submission_id: int, token: str, fraction: float, message: st
     )
 
 
-def complete_evaluation(submission_id: int, token: str, result: evaluation.Result, primary_metric: str) -> bool:
-    """Store the scores and mark the submission scored, once. Ignored if the run lost its claim."""
+def complete_evaluation(submission_id: int, token: str, result: evaluation.Result, primary_metric: str,
+                        environment: dict | None = None) -> bool:
+    """Store the scores and mark the submission scored, once. Ignored if the run lost its claim.
+    ``environment`` is the provenance of the process that scored it (default: this one)."""
     if primary_metric not in result.scores or result.scores[primary_metric] is None:
         return fail_evaluation(submission_id, token, f"the scorer did not produce the primary metric {primary_metric!r}")
     with transaction.atomic():
@@ -301,6 +304,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
             Score.objects.update_or_create(submission=submission, metric=metric, defaults={"value": value})
         _transition(submission, S.SCORED)
         submission.details = result.details
+        submission.environment = environment if environment is not None else evaluation_environments.provenance()
         submission.progress = 1.0
         submission.progress_message = "scored"
         submission.failure_reason = ""
@@ -415,6 +419,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         submission.progress_message = ""
         submission.failure_reason = ""
         submission.details = {}
+        submission.environment = {}
         submission.queued_at = timezone.now()
         submission.finished_at = None
         submission.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-run requested by {by.username}\n"
@@ -423,6 +428,17 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
             _bump_leaderboard(submission.phase_id)
         _enqueue_on_commit(submission)
     return submission
+
+
+def rescore_benchmark(benchmark: Benchmark, *, by: User) -> int:
+    """Re-queue every scored submission of a benchmark (after its evaluation environment or data
+    changed), so its leaderboard is recomputed in one environment. Returns how many."""
+    with transaction.atomic():
+        rescored = 0
+        for scored in Submission.objects.filter(benchmark=benchmark, status=S.SCORED).order_by("pk"):
+            rerun_submission(scored, by=by)
+            rescored += 1
+    return rescored
 
 
 def reap_stuck_submissions(now=None) -> dict[str, int]:

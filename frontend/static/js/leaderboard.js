@@ -27,13 +27,21 @@
     return td;
   }
 
+  // Which library versions produced the row's scores (a board may mix environments until re-scored).
+  function environment(row) {
+    const td = cell(row.environment || "—", "environment");
+    const versions = row.environment_versions || {};
+    td.title = Object.keys(versions).sort().map((k) => k + " " + (versions[k] || "—")).join(", ");
+    return td;
+  }
+
   function render(data) {
     const body = table.tBodies[0];
     body.replaceChildren();
     if (data.rows.length === 0) {
       const tr = document.createElement("tr");
       const td = cell("No scored submissions yet.", "muted");
-      td.colSpan = data.columns.length + 4;
+      td.colSpan = data.columns.length + 5;
       tr.appendChild(td);
       body.appendChild(tr);
     }
@@ -51,6 +59,7 @@
         tr.appendChild(cell(text, "num"));
       }
       tr.appendChild(cell(division(row), row.reproduced === false ? "muted" : ""));
+      tr.appendChild(environment(row));
       tr.appendChild(cell(row.submitted_at.slice(0, 16).replace("T", " ")));
       body.appendChild(tr);
     }

@@ -10,6 +10,26 @@
   const scoresEl = document.getElementById("scores");
   const detailsEl = document.getElementById("details");
 
+  // Provenance of the scores (same order as the server-rendered table).
+  const environmentEl = document.getElementById("environment");
+  const environmentKeys = ["environment", "evaluator", "python", "scikit-learn", "numpy", "scipy", "torch"];
+  function renderEnvironment(environment) {
+    if (!environmentEl || Object.keys(environment).length === 0) return;
+    const keys = environmentKeys.filter((k) => k in environment)
+      .concat(Object.keys(environment).filter((k) => !environmentKeys.includes(k)).sort());
+    const body = environmentEl.tBodies[0];
+    body.replaceChildren();
+    for (const key of keys) {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.textContent = key;
+      const td = document.createElement("td");
+      td.textContent = environment[key] === null ? "not installed" : environment[key];
+      tr.append(th, td);
+      body.appendChild(tr);
+    }
+  }
+
   function render(data) {
     statusEl.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
     statusEl.className = "status " + data.status;
@@ -29,6 +49,7 @@
       body.appendChild(tr);
     }
     detailsEl.textContent = JSON.stringify(data.details, null, 2);
+    renderEnvironment(data.environment || {});
     root.dispatchEvent(new CustomEvent("submission:update", { detail: data }));
   }
 
