@@ -11,6 +11,7 @@ from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
 from backend.core.permissions import IsOrganizer
+from backend.core.throttling import UploadRateThrottle
 
 from . import selectors, services
 from .models import Submission
@@ -65,6 +66,8 @@ class SubmissionInput(serializers.Serializer):
 class SubmissionListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
+    # Uploads (POST) have their own, lower rate, shared with the upload page.
+    throttle_classes = [*APIView.throttle_classes, UploadRateThrottle]
 
     @extend_schema(responses=SubmissionOutput(many=True))
     def get(self, request):
