@@ -3,6 +3,7 @@ import csv
 import io
 
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,7 +26,7 @@ def resolve(user, slug: str, benchmark_slug: str, phase_id: str | None):
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
         OpenApiParameter("since", int, description="a version you have; if unchanged, only {changed: false} is returned"),
         OpenApiParameter("export", str, enum=["csv"], description="download the ranked rows as CSV"),
@@ -35,6 +36,7 @@ class LeaderboardApi(APIView):
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         version = selectors.leaderboard_version(phase)
+        hidden = selectors.is_hidden_for(request.user, phase)
         if request.query_params.get("export") == "csv":
             phase.leaderboard_version = version
             rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
@@ -45,14 +47,18 @@ class LeaderboardApi(APIView):
                 [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys]]
                  for r in rows])
         since = request.query_params.get("since")
-        if since is not None and since == str(version):
+        if not hidden and since is not None and since == str(version):
             return Response({"changed": False, "version": version})
         phase.leaderboard_version = version
         rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
+        version = selectors.version_for_viewer(rows, phase, request.user, version)
+        if hidden and since is not None and since == str(version):
+            return Response({"changed": False, "version": version})
         columns = selectors.columns_for(benchmark, phase)
         return Response({
             "changed": True,
             "version": version,
+            "hidden": hidden,
             "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
             "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better} for c in columns],
             "rows": [{k: v for k, v in row.items() if k not in ("user_id", "team_id", "entrant_key")} for row in rows],
@@ -75,7 +81,7 @@ class ChallengeLeaderboardApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
         OpenApiParameter("export", str, enum=["csv", "json"], description="download as a file"),
     ])
@@ -88,7 +94,8 @@ class ChallengeLeaderboardApi(APIView):
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         board = selectors.challenge_leaderboard(phase, request.user)
-        board["version"] = selectors.leaderboard_version(phase)
+        board["version"] = selectors.version_for_viewer(board["rows"], phase, request.user,
+                                                        selectors.leaderboard_version(phase))
         export = request.query_params.get("export")
         if export == "csv":
             slugs = [b["slug"] for b in board["benchmarks"]]
