@@ -37,7 +37,7 @@ class AuthTokenApi(ObtainAuthToken):
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
         if not serializer.is_valid():
-            credentials = {"username": request.data.get("username")}
+            credentials = {"username": request.data.get("username") if hasattr(request.data, "get") else None}
             if AxesProxyHandler.is_locked(request, credentials):
                 return lockout.lockout_response(request, credentials=credentials)
             raise ValidationError(serializer.errors)

@@ -132,6 +132,14 @@ def test_token_endpoint_honours_the_login_lockout(users):
                        REMOTE_ADDR="10.1.1.1").status_code == 200
 
 
+def test_token_endpoint_answers_malformed_requests_with_400(users):
+    client = APIClient()
+    empty = client.post("/api/auth/token/", {}, format="json")
+    assert empty.status_code == 400 and set(empty.json()["errors"]) == {"username", "password"}
+    assert client.post("/api/auth/token/", [1, 2], format="json").status_code == 400
+    assert client.post("/api/auth/token/", "{oops", content_type="application/json").status_code == 400
+
+
 # --- the API in general ----------------------------------------------------------------------------
 
 def _api_view_classes():
