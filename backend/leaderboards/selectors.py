@@ -186,11 +186,14 @@ def standings(submissions, user) -> dict[int, dict]:
     else ``{"hidden": False, "rank": n or None}`` (None: not the row that ranks its entrant)."""
     result: dict[int, dict] = {}
     boards: dict[tuple[int, int], dict[int, int | None]] = {}
+    ranks_shown: dict[int, bool] = {}  # per phase: one permission check, not one per submission
     for submission in submissions:
         if submission.status != Submission.Status.SCORED:
             continue
         phase = submission.phase
-        if not can_view_leaderboard(user, phase) or is_hidden_for(user, phase):
+        if phase.pk not in ranks_shown:
+            ranks_shown[phase.pk] = can_view_leaderboard(user, phase) and not is_hidden_for(user, phase)
+        if not ranks_shown[phase.pk]:
             result[submission.pk] = {"hidden": True, "rank": None}
             continue
         key = (phase.pk, submission.benchmark_id)
