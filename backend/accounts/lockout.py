@@ -4,22 +4,79 @@ the 429 answer they get (the sign-in page, or JSON for the API token endpoint).
 Policy (settings ``AXES_*``; docs/operations.md, "Security"): ``LOGIN_FAILURE_LIMIT`` failures for one
 account or from one client address lock that account / address for ``LOGIN_LOCKOUT_MINUTES``. Failures
 during the lock-out are not counted, so it ends on time however hard someone keeps trying; sessions
-and API tokens already issued keep working throughout.
+and API tokens already issued keep working throughout. A browser the user has signed in from before
+carries a signed "known device" cookie: there the account-wide count does not apply (only the address's
+and this account-from-this-address's), so an attacker elsewhere cannot keep the user out.
 """
 from __future__ import annotations
 
 import math
 
+from datetime import timedelta
+
 from axes.backends import AxesStandaloneBackend
 from axes.helpers import get_client_ip_address, get_client_username, get_cool_off
 from axes.models import AccessAttempt
+from django.conf import settings
+from django.core import signing
 from django.db.models import Max, Q
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from backend.core.throttling import too_many_requests_page
 
 LOCKED_MESSAGE = "Too many failed sign-ins for this account or from your address."
+DEVICE_COOKIE = "known_device"
+DEVICE_SALT = "backend.accounts.lockout.known-device"
+DEVICE_MAX_AGE = timedelta(days=365)
+DEVICE_MAX_USERS = 5  # accounts remembered per browser
+
+
+def known_device_users(request) -> list[str]:
+    """Usernames that signed in from this browser before (the signed cookie; [] if absent, forged or old)."""
+    value = getattr(request, "COOKIES", {}).get(DEVICE_COOKIE)
+    if not value:
+        return []
+    try:
+        users = signing.loads(value, salt=DEVICE_SALT, max_age=DEVICE_MAX_AGE)
+    except signing.BadSignature:
+        return []
+    return [u for u in users if isinstance(u, str)] if isinstance(users, list) else []
+
+
+def lockout_parameters(request_or_attempt, credentials: dict | None) -> list:
+    """``AXES_LOCKOUT_PARAMETERS``: what failures count against this sign-in. Everywhere: the client
+    address. Then the account as a whole, except from a browser this account signed in from before,
+    where only the account's failures from this address count."""
+    if isinstance(request_or_attempt, HttpRequest) or hasattr(request_or_attempt, "_request"):
+        username = get_client_username(request_or_attempt, credentials)
+        if username and username in known_device_users(request_or_attempt):
+            return ["ip_address", ["username", "ip_address"]]
+    return ["ip_address", "username"]
+
+
+def remember_device(sender, request, user, **kwargs) -> None:
+    """``user_logged_in``: mark the request; the middleware sets the cookie on the response."""
+    if request is not None:
+        request.known_device_username = user.get_username()
+
+
+class KnownDeviceMiddleware:
+    """Sets the signed "known device" cookie after a successful sign-in in the browser."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        username = getattr(request, "known_device_username", None)
+        if username:
+            users = [username] + [u for u in known_device_users(request) if u != username]
+            response.set_cookie(
+                DEVICE_COOKIE, signing.dumps(users[:DEVICE_MAX_USERS], salt=DEVICE_SALT),
+                max_age=int(DEVICE_MAX_AGE.total_seconds()), httponly=True, samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE)
+        return response
 
 
 class LockoutBackend(AxesStandaloneBackend):

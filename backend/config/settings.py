@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.accounts.lockout.KnownDeviceMiddleware",
     # Last: turns a login refused for a locked-out account or address into the 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -292,7 +293,9 @@ else:
 # cannot keep a user locked out by hammering (docs/operations.md, "Security").
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Per address, and per account (but from a browser the account signed in from before: per account
+# and address), see backend/accounts/lockout.py.
+AXES_LOCKOUT_PARAMETERS = "backend.accounts.lockout.lockout_parameters"
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # Not reset on a success: one attacker signing in to their own account would wipe their address's count.
 AXES_RESET_ON_SUCCESS = False

@@ -94,6 +94,41 @@ def test_a_success_does_not_wipe_the_address_count(client, users):
     assert sign_in(client, "alice", "guess", "10.0.4.1").status_code == 429
 
 
+def test_an_attacker_elsewhere_cannot_keep_a_user_out_of_a_browser_she_used_before(users):
+    from django.test import Client
+
+    from backend.accounts.lockout import DEVICE_COOKIE
+
+    her_browser = Client()
+    assert sign_in(her_browser, "alice", "alice-password", "10.0.5.1").status_code == 302
+    assert her_browser.cookies[DEVICE_COOKIE]["httponly"]
+    her_browser.post("/accounts/logout/")  # signing out keeps the device cookie
+    attacker = Client()
+    for number in range(10):
+        sign_in(attacker, "alice", "guess", f"10.0.6.{number + 1}")
+    assert sign_in(Client(), "alice", "alice-password", "10.0.5.1").status_code == 429  # a new browser: locked
+    forged = Client()
+    forged.cookies[DEVICE_COOKIE] = "alice"
+    assert sign_in(forged, "alice", "alice-password", "10.0.5.1").status_code == 429
+    bobs_browser = Client()
+    sign_in(bobs_browser, "bob", "bob-password", "10.0.5.1")
+    bobs_browser.post("/accounts/logout/")
+    assert sign_in(bobs_browser, "alice", "alice-password", "10.0.5.1").status_code == 429  # remembers bob only
+    assert sign_in(her_browser, "alice", "alice-password", "10.0.5.1").status_code == 302
+
+
+def test_a_known_browser_still_counts_its_own_failures(client, users):
+    from backend.accounts.lockout import DEVICE_COOKIE
+
+    assert sign_in(client, "alice", "alice-password", "10.0.7.1").status_code == 302
+    client.post("/accounts/logout/")
+    assert client.cookies[DEVICE_COOKIE].value
+    for _ in range(9):
+        assert sign_in(client, "alice", "guess", "10.0.7.1").status_code == 200
+    assert sign_in(client, "alice", "guess", "10.0.7.1").status_code == 429
+    assert sign_in(client, "alice", "alice-password", "10.0.7.1").status_code == 429
+
+
 # --- the API token endpoint --------------------------------------------------------------------------
 
 def test_token_endpoint_is_rate_limited_with_retry_after(users):
