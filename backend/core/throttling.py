@@ -78,6 +78,17 @@ class UploadRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+class SignupRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
+    """Account creation (POST), per client address (``signup``): new accounts would reset per-account limits."""
+
+    scope = "signup"
+
+    def get_cache_key(self, request, view):
+        if request.method != "POST":
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
 def throttled_page(*throttle_classes):
     """Applies throttle classes to a page view: over the limit, the page answers 429 with
     ``Retry-After`` and a sentence saying when to try again."""

@@ -246,6 +246,20 @@ def test_uploads_have_their_own_rate_shared_by_page_and_api(users, speech_challe
         assert response.status_code == 200 and "Submission rejected" in response.content.decode()
 
 
+def test_signups_are_limited_per_address(client, db):
+    def signup(name, ip):
+        return client.post("/accounts/signup/", {"username": name, "password1": "a-long-pass-123",
+                                                 "password2": "a-long-pass-123"}, REMOTE_ADDR=ip)
+
+    with rates(signup="2/min"):
+        assert client.get("/accounts/signup/", REMOTE_ADDR="10.3.0.1").status_code == 200
+        assert [signup(f"new{n}", "10.3.0.1").status_code for n in range(3)] == [302, 302, 429]
+        refused = signup("new9", "10.3.0.1")
+        assert int(refused["Retry-After"]) > 0 and "Too many requests" in refused.content.decode()
+        assert client.get("/accounts/signup/", REMOTE_ADDR="10.3.0.1").status_code == 200  # the form still shows
+        assert signup("other", "10.3.0.2").status_code == 302
+
+
 def test_throttles_fail_open_when_the_cache_is_down(users, caplog, monkeypatch):
     monkeypatch.setattr(throttling, "_last_outage_log", -1e9)
     client = APIClient()
