@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
+from backend.core.throttling import SignupRateThrottle, throttled_page
+
 from .models import User
 
 
@@ -18,6 +20,7 @@ class SignupForm(UserCreationForm):
 
 
 @require_http_methods(["GET", "POST"])
+@throttled_page(SignupRateThrottle)
 def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -2,7 +2,8 @@
 
 With no environment set, the platform runs embedded: SQLite and a Celery broker on the local
 filesystem (kombu's filesystem transport), both under ./var. Production sets DATABASE_URL (PostgreSQL),
-CELERY_BROKER_URL (Redis or RabbitMQ), REDIS_CACHE_URL and DJANGO_SECRET_KEY.
+CELERY_BROKER_URL (Redis or RabbitMQ), REDIS_CACHE_URL and DJANGO_SECRET_KEY; behind HTTPS also
+DJANGO_HTTPS=true (docs/operations.md, "Security").
 """
 from datetime import timedelta
 from pathlib import Path
@@ -23,7 +24,18 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
+# Embedded mode (no DATABASE_URL: `make run`, the tests on SQLite) may make up its own secret key;
+# anything else must be given one, or sessions and tokens would be signed with a key anyone can read.
+EMBEDDED = not os.environ.get("DATABASE_URL")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not EMBEDDED:
+        raise SystemExit(
+            "DJANGO_SECRET_KEY is not set: outside the embedded development mode (DATABASE_URL is set) the "
+            "platform refuses to start without a secret key; set DJANGO_SECRET_KEY to a long random string.")
+    from backend.config.secret_key import embedded_secret_key
+
+    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -46,10 +58,13 @@ INSTALLED_APPS = [
     "backend.leaderboards",
     "backend.verification",
     "backend.closed_division",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +72,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "backend.accounts.lockout.KnownDeviceMiddleware",
+    # Last: turns a login refused for a locked-out account or address into the 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backend.config.urls"
@@ -87,6 +105,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before the password is even checked.
+    "backend.accounts.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -141,7 +164,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "600/min"},
+    # Every API view is throttled (429 + Retry-After); state in the cache, fail open if it is down.
+    "DEFAULT_THROTTLE_CLASSES": ["backend.core.throttling.AnonRateThrottle",
+                                 "backend.core.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON_RATE", "120/min"),  # per client address, signed out
+        "user": os.environ.get("THROTTLE_USER_RATE", "600/min"),  # per account
+        "uploads": os.environ.get("THROTTLE_UPLOAD_RATE", "30/hour"),  # submission uploads, page and API
+        "auth": os.environ.get("THROTTLE_AUTH_RATE", "20/min"),  # API token requests, per client address
+        "signup": os.environ.get("THROTTLE_SIGNUP_RATE", "10/hour"),  # new accounts, per client address
+    },
+    # Proxies in front of the web processes (X-Forwarded-For entries to trust when telling clients apart).
+    "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DataPerf platform API",
@@ -218,13 +252,65 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes logs every sign-in at INFO; failures and lock-outs are WARNING.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    X_FRAME_OPTIONS = "DENY"
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# --- Security -------------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind HTTPS (a TLS-terminating proxy or gunicorn with certificates): Secure cookies, HSTS, redirect.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+if HTTPS:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+        # Only when the proxy sets this header itself and strips it from clients.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    if not SECURE_HSTS_PRELOAD:
+        # Preload-listing is the domain owner's one-way choice (DJANGO_HSTS_PRELOAD), not a default.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# Content-Security-Policy on every page: scripts only from our own static files (no inline script;
+# the JS islands and plotly are files). plotly.js writes inline style attributes, hence 'unsafe-inline'
+# for styles only. DJANGO_CSP=false turns it off (only for debugging a page).
+if env_bool("DJANGO_CSP", True):
+    CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {
+            "default-src": ["'self'"],
+            "script-src": ["'self'"],
+            "style-src": ["'self'", "'unsafe-inline'"],
+            "img-src": ["'self'", "data:"],
+            "font-src": ["'self'", "data:"],
+            "connect-src": ["'self'"],
+            "object-src": ["'none'"],
+            "base-uri": ["'self'"],
+            "form-action": ["'self'"],
+            "frame-ancestors": ["'none'"],
+        },
+    }
+else:
+    MIDDLEWARE.remove("csp.middleware.CSPMiddleware")
+
+# Login lock-out (django-axes): 10 failed sign-ins for one account, or from one client address, lock
+# that account / address for 15 minutes; failures during the lock-out do not extend it, so an attacker
+# cannot keep a user locked out by hammering (docs/operations.md, "Security").
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Per address, and per account (but from a browser the account signed in from before: per account
+# and address), see backend/accounts/lockout.py.
+AXES_LOCKOUT_PARAMETERS = "backend.accounts.lockout.lockout_parameters"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Not reset on a success: one attacker signing in to their own account would wipe their address's count.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "backend.accounts.lockout.lockout_response"
+AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_NUM_PROXIES", 0) or None
+AXES_VERBOSE = False
 
 # plotly.js comes from the plotly package (no CDN): served as static/vendor/plotly/plotly.min.js.
 import plotly as _plotly  # noqa: E402

@@ -5,14 +5,20 @@ processes that end-to-end tests start, so test process and worker see the same d
 (embedded) broker. DATABASE_URL / CELERY_BROKER_URL select real PostgreSQL and Redis in CI.
 """
 import os
+import secrets
 import tempfile
 
 os.environ.setdefault("DATAPERF_VAR_DIR", tempfile.mkdtemp(prefix="dataperf-test-"))
+# Tests on PostgreSQL are not the embedded mode, which needs a key; the workers they start inherit it.
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-" + secrets.token_urlsafe(48))
 
 from .settings import *  # noqa: E402,F401,F403
-from .settings import DATABASES, STATIC_ROOT, VAR_DIR  # noqa: E402
+from .settings import DATABASES, REST_FRAMEWORK, STATIC_ROOT, VAR_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Generous rates, so no test trips a limit by accident; tests of the limits set their own.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
+    "anon": "100000/min", "user": "100000/min", "uploads": "100000/min", "auth": "100000/min", "signup": "100000/min"}}
 # Uncapped unless a test starts a worker with its own limit.
 EVALUATION_MEMORY_LIMIT_MB = int(os.environ.get("EVALUATION_MEMORY_LIMIT_MB", 0))
 

@@ -1,15 +1,18 @@
 """Leaderboard API: ranked rows, and a cheap version check for live pages."""
 import csv
 import io
+import re
 
 from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.challenges import selectors as challenge_selectors
-from backend.core.params import choice_param, id_param, int_param
+from backend.core.errors import Rejected
+from backend.core.params import choice_param, id_param, text_param
 
 from . import selectors
 
@@ -23,22 +26,34 @@ def resolve(user, slug: str, benchmark_slug: str, phase_id: int | None):
     return benchmark, phase
 
 
+def _since_param(params) -> str | None:
+    """A version the page has: an integer, or on a hidden board a digest of the viewer's own rows
+    (``selectors.version_for_viewer``)."""
+    since = text_param(params, "since", max_chars=64)
+    if not since:
+        return None
+    if not re.fullmatch(r"[0-9]{1,19}|[0-9a-f]{16}", since):
+        raise Rejected("since", "must be a leaderboard version returned by this endpoint")
+    return since
+
+
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
-        OpenApiParameter("since", int, description="a version you have; if unchanged, only {changed: false} is returned"),
+        OpenApiParameter("since", str, description="a version you have; if unchanged, only {changed: false} is returned"),
         OpenApiParameter("export", str, enum=["csv"], description="download the ranked rows as CSV"),
     ])
     def get(self, request, slug: str, benchmark: str):
         params = request.query_params
-        phase_id, since = id_param(params, "phase"), int_param(params, "since")
+        phase_id, since = id_param(params, "phase"), _since_param(params)
         export = choice_param(params, "export", ["csv"])
         benchmark, phase = resolve(request.user, slug, benchmark, phase_id)
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         version = selectors.leaderboard_version(phase)
+        hidden = selectors.is_hidden_for(request.user, phase)
         if export == "csv":
             phase.leaderboard_version = version
             rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
@@ -48,14 +63,18 @@ class LeaderboardApi(APIView):
                 ["rank", "entrant", "baseline", "division", "submitted_at", *keys, "environment"],
                 [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys],
                   r.get("environment", "")] for r in rows])
-        if since is not None and since == version:
+        if not hidden and since is not None and since == str(version):
             return Response({"changed": False, "version": version})
         phase.leaderboard_version = version
         rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
+        version = selectors.version_for_viewer(rows, phase, request.user, version)
+        if hidden and since is not None and since == str(version):
+            return Response({"changed": False, "version": version})
         columns = selectors.columns_for(benchmark, phase)
         return Response({
             "changed": True,
             "version": version,
+            "hidden": hidden,
             "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
             "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better} for c in columns],
             "rows": [{k: v for k, v in row.items() if k not in ("user_id", "team_id", "entrant_key")} for row in rows],
@@ -78,7 +97,7 @@ class ChallengeLeaderboardApi(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[
+    @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
         OpenApiParameter("export", str, enum=["csv", "json"], description="download as a file"),
     ])
@@ -92,7 +111,8 @@ class ChallengeLeaderboardApi(APIView):
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
         board = selectors.challenge_leaderboard(phase, request.user)
-        board["version"] = selectors.leaderboard_version(phase)
+        board["version"] = selectors.version_for_viewer(board["rows"], phase, request.user,
+                                                        selectors.leaderboard_version(phase))
         if export == "csv":
             slugs = [b["slug"] for b in board["benchmarks"]]
             return _csv_response(

@@ -7,6 +7,8 @@ score change bumps, so a cached board is never stale.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -157,11 +159,51 @@ def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
     return rows
 
 
+def is_hidden_for(user, phase: Phase) -> bool:
+    """True when the viewer may see only their own rows, and neither ranks nor how many entrants there are."""
+    return (phase.leaderboard_visibility == Phase.Visibility.HIDDEN
+            and not challenge_selectors.organizes(user, phase.challenge))
+
+
 def rows_for_viewer(rows: list[dict], phase: Phase, user) -> list[dict]:
-    if challenge_selectors.organizes(user, phase.challenge) or phase.leaderboard_visibility != Phase.Visibility.HIDDEN:
+    """The rows the viewer may see. On a hidden board: their own (and their teams') rows, without a
+    rank: a rank would tell how many entrants are ahead."""
+    if not is_hidden_for(user, phase):
         return rows
     team_ids = set(user.teams.values_list("pk", flat=True)) if user.is_authenticated else set()
-    return [r for r in rows if (r["team_id"] is None and r["user_id"] == user.pk) or r["team_id"] in team_ids]
+    return [{**r, "rank": None} for r in rows
+            if (r["team_id"] is None and r["user_id"] == user.pk) or r["team_id"] in team_ids]
+
+
+def version_for_viewer(rows: list[dict], phase: Phase, user, version: int) -> int | str:
+    """The version live pages poll with. The phase's counter grows with every score in the phase, so
+    on a hidden board the viewer gets a digest of their own rows instead: it changes with them only."""
+    if not is_hidden_for(user, phase):
+        return version
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def standings(submissions, user) -> dict[int, dict]:
+    """Where each scored submission stands, as its owner may see it, by submission id:
+    ``{"hidden": True, "rank": None}`` when the board is hidden from the viewer (or not visible),
+    else ``{"hidden": False, "rank": n or None}`` (None: not the row that ranks its entrant)."""
+    result: dict[int, dict] = {}
+    boards: dict[tuple[int, int], dict[int, int | None]] = {}
+    ranks_shown: dict[int, bool] = {}  # per phase: one permission check, not one per submission
+    for submission in submissions:
+        if submission.status != Submission.Status.SCORED:
+            continue
+        phase = submission.phase
+        if phase.pk not in ranks_shown:
+            ranks_shown[phase.pk] = can_view_leaderboard(user, phase) and not is_hidden_for(user, phase)
+        if not ranks_shown[phase.pk]:
+            result[submission.pk] = {"hidden": True, "rank": None}
+            continue
+        key = (phase.pk, submission.benchmark_id)
+        if key not in boards:
+            boards[key] = {row["submission_id"]: row["rank"] for row in leaderboard_rows(phase, submission.benchmark)}
+        result[submission.pk] = {"hidden": False, "rank": boards[key].get(submission.pk)}
+    return result
 
 
 def leaderboard_version(phase: Phase) -> int:
@@ -194,6 +236,7 @@ def challenge_leaderboard(phase: Phase, user) -> dict:
     """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, with the
     organizer's default weights and the aggregate ranking."""
     benchmarks = list(phase.challenge.benchmarks.all())
+    hidden = is_hidden_for(user, phase)
     entrants: dict[str, dict] = {}
     raw: dict[str, dict[str, float | None]] = {}
     columns = []
@@ -210,11 +253,19 @@ def challenge_leaderboard(phase: Phase, user) -> dict:
     for slug in raw:
         for key in entrants:
             raw[slug].setdefault(key, None)
+    if hidden:
+        # Normalised scores and ranks are relative to the other entrants: a hidden board shows the
+        # viewer's own raw scores only.
+        return {"benchmarks": columns, "hidden": True, "rows": [{
+            "rank": None, "entrant": entrants[key]["entrant"], "is_baseline": entrants[key]["is_baseline"],
+            "scores": {slug: raw[slug][key] for slug in raw}, "normalized": None, "aggregate": None,
+        } for key in sorted(entrants, key=lambda key: entrants[key]["entrant"])]}
     normalized = {c["slug"]: normalized_scores(raw[c["slug"]], c["higher_is_better"]) for c in columns}
     aggregate = weighted_aggregate(normalized, {c["slug"]: c["weight"] for c in columns})
     ordered = sorted(entrants, key=lambda key: (-aggregate.get(key, 0.0), entrants[key]["entrant"]))
     return {
         "benchmarks": columns,
+        "hidden": False,
         "rows": [{
             "rank": position,
             "entrant": entrants[key]["entrant"],

@@ -12,6 +12,7 @@ from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
 from backend.core.params import MAX_ID, bool_param, text_param
 from backend.core.permissions import IsOrganizer
+from backend.core.throttling import UploadRateThrottle
 
 from . import selectors, services
 from .models import Submission
@@ -66,6 +67,8 @@ class SubmissionInput(serializers.Serializer):
 class SubmissionListCreateApi(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [MultiPartParser, FormParser]
+    # Uploads (POST) have their own, lower rate, shared with the upload page.
+    throttle_classes = [*APIView.throttle_classes, UploadRateThrottle]
 
     @extend_schema(responses=SubmissionOutput(many=True))
     def get(self, request):

@@ -6,12 +6,15 @@ from django.views.decorators.http import require_POST
 
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
+from backend.core.throttling import UploadRateThrottle, throttled_page
+from backend.leaderboards import selectors as leaderboard_selectors
 
 from . import selectors, services
 
 
 @login_required
 @require_POST
+@throttled_page(UploadRateThrottle)
 def upload(request, slug: str, benchmark: str):
     benchmark = challenge_selectors.get_visible_benchmark(request.user, slug, benchmark)
     team = None
@@ -31,8 +34,11 @@ def upload(request, slug: str, benchmark: str):
 
 @login_required
 def my_submissions(request):
-    submissions = selectors.visible_submissions(request.user).filter(user=request.user)[:200]
-    return render(request, "submissions/list.html", {"submissions": submissions})
+    submissions = list(selectors.visible_submissions(request.user).filter(user=request.user)
+                       .select_related("phase__challenge", "benchmark__challenge")[:200])
+    standings = leaderboard_selectors.standings(submissions, request.user)
+    return render(request, "submissions/list.html", {
+        "rows": [(submission, standings.get(submission.pk)) for submission in submissions]})
 
 
 @login_required
@@ -43,5 +49,6 @@ def submission_detail(request, pk: int):
         # Which key of ``details`` the worker fills in after scoring (the page waits for it).
         "extras_key": submission.benchmark.benchmark_type.background_key or "",
         "scores": selectors.scores_of(submission),
+        "standing": leaderboard_selectors.standings([submission], request.user).get(submission.pk),
         "is_organizer": challenge_selectors.organizes(request.user, submission.benchmark.challenge),
     })

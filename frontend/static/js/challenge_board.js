@@ -22,8 +22,10 @@
   }
 
   function renderTable() {
-    const rows = board.rows.map((row) => ({ row, score: aggregate(row) }));
-    rows.sort((a, b) => b.score - a.score || a.row.entrant.localeCompare(b.row.entrant));
+    // A hidden board holds the viewer's own raw scores only: no rank, no aggregate (both are relative
+    // to entrants the viewer may not see).
+    const rows = board.rows.map((row) => ({ row, score: board.hidden ? null : aggregate(row) }));
+    if (!board.hidden) rows.sort((a, b) => b.score - a.score || a.row.entrant.localeCompare(b.row.entrant));
     const head = document.createElement("tr");
     for (const text of ["#", "Entrant", "Aggregate"].concat(board.benchmarks.map((b) => b.title + (b.higher_is_better ? " ↑" : " ↓")))) {
       const th = document.createElement("th");
@@ -36,7 +38,7 @@
     rows.forEach(({ row, score }, index) => {
       const tr = document.createElement("tr");
       if (row.is_baseline) tr.className = "baseline";
-      const cells = [index + 1, row.entrant, fmt(score)].concat(board.benchmarks.map((b) => fmt(row.scores[b.slug])));
+      const cells = [board.hidden ? "—" : index + 1, row.entrant, fmt(score)].concat(board.benchmarks.map((b) => fmt(row.scores[b.slug])));
       for (const text of cells) {
         const td = document.createElement("td");
         td.textContent = text;
@@ -68,6 +70,11 @@
 
   function resetWeights() {
     weights = Object.fromEntries(board.benchmarks.map((b) => [b.slug, b.weight]));
+    if (board.hidden) {
+      weightsEl.textContent = "The leaderboard is hidden in this phase: only your own scores are shown, without ranks.";
+      renderTable();
+      return;
+    }
     renderSliders();
     renderTable();
   }

@@ -77,7 +77,8 @@
       }
       if (data.changed) {
         render(data);
-        status.textContent = "Updated " + new Date().toLocaleTimeString();
+        status.textContent = (data.hidden ? "The leaderboard is hidden in this phase: only your own rows, without ranks. " : "")
+          + "Updated " + new Date().toLocaleTimeString();
       }
       version = data.version;
     } catch (error) {
