@@ -43,7 +43,7 @@ CONFIGS: dict[str, list[tuple[str, dict]]] = {
     "training-set": [("", {})],
 }
 # metric shown next to the primary one, and how
-SECONDARY = {"speech-selection": ("macro_f1_std", "±{:.3f}"), "valuation": ("spearman", "ρ {:.2f}"),
+SECONDARY = {"speech-selection": ("macro_f1_std", "±{:.3f}"), "valuation": ("mae", "MAE {:.3f}"),
              "slicing": ("mean_auroc", "AUROC {:.2f}")}
 TITLES = {
     "speech-selection": "Speech selection",
