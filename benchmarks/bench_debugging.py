@@ -133,7 +133,7 @@ def bench_torch(data_dir, task_ids, reference_steps, full):
     try:
         import torch
     except ImportError:
-        print("\n== dataperf-torch: torch not installed, skipped (pip install -r requirements-torch.txt) ==")
+        print("\n== dataperf-torch: torch not installed, skipped (pip install -r requirements.txt) ==")
         return
     import pandas as pd
     import pyarrow.parquet as pq

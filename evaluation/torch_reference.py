@@ -5,7 +5,7 @@ AdamW(lr=0.01, weight_decay=0.9), 20 epochs of batch 64 in row order, BCEWithLog
 threshold is the first of ``np.arange(0.1, 1, 0.05)`` with the strictly best 2-dp train accuracy;
 accuracy is rounded to 2 dp. Re-implemented operation by operation (same dtypes, same batch
 contents, same comparisons) so accuracies are identical, without the reference's per-step table
-round trips. torch is optional: install ``requirements-torch.txt``; it is imported lazily.
+round trips. torch is in ``requirements.txt``; it is imported lazily (the rest of the library works without it).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def require_torch():
         import torch
     except ImportError:
         raise DataError("this benchmark uses the DataPerf torch model, but torch is not installed "
-                        "(pip install -r requirements-torch.txt)") from None
+                        "(pip install -r requirements.txt)") from None
     return torch
 
 

@@ -12,10 +12,11 @@ L2-normalised embeddings to the example set.
   always included as positives.
 * ``kcenter_selection`` - diversity (core-set / k-center greedy, Sener & Savarese, ICLR 2018;
   farthest-point traversal, Gonzalez 1985): positives = the examples plus the pool images most
-  similar to them (``positive_fraction`` of the budget); negatives = k-center greedy over a seeded
-  sample of the images that are *not* near the examples (below the ``exclude_quantile`` of
-  similarity), started from the positives as centres, so the negatives cover the rest of the
-  embedding space instead of one dense region.
+  similar to them (at most ``positive_fraction`` of the budget: a concept is rare in the pool, so
+  only the most confident look-alikes are labelled positive); negatives = k-center greedy over a
+  seeded sample of the images that are *not* near the examples, started from the positives as
+  centres, so the negatives cover the rest of the embedding space - rare look-alike classes
+  included - instead of following the pool's density.
 
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads the public files only (the pool
 ``embeddings/train_emb_256_dataperf.parquet`` - a file or a Spark directory of part files - and
@@ -190,14 +191,14 @@ def _similarity_threshold(unit: np.ndarray, rows: list[int], similarity: np.ndar
 
 
 def kcenter_selection(pool_ids: list[str], pool_embeddings: np.ndarray, examples: dict[str, list[str]],
-                      max_train_size: int, seed: int = 0, *, positive_fraction: float = 0.5, quantile: float = 0.1,
+                      max_train_size: int, seed: int = 0, *, positive_fraction: float = 0.05, quantile: float = 0.1,
                       candidate_sample: int = 8000) -> dict[str, dict[str, int]]:
     """Per concept, split the pool at the similarity threshold ``tau`` (as in ``random_selection``):
     images at least as close to an example as the examples are to each other form the positive
-    region, the rest the negative region. Positives = the examples + k-center greedy inside the
-    positive region (up to ``positive_fraction`` of the budget), negatives = k-center greedy over
-    the negative region with every positive as an initial centre, so both classes are covered
-    evenly instead of in one dense spot. Each region is a seeded sample of at most
+    region, the rest the negative region. Positives = the examples + the positive region's images
+    most similar to an example (up to ``positive_fraction`` of the budget), negatives = k-center
+    greedy over the negative region with every positive as an initial centre, so the negatives are
+    covered evenly instead of in the pool's dense spots. Each region is a seeded sample of at most
     ``candidate_sample`` images (speed). Returns ``{concept: {ImageID: 0|1}}`` (positives first)."""
     rng = np.random.default_rng(seed)
     unit = _normalise(pool_embeddings)
@@ -218,9 +219,8 @@ def kcenter_selection(pool_ids: list[str], pool_embeddings: np.ndarray, examples
 
         near, far = region(similarity >= tau), region(similarity < tau)
         n_positive = max(len(rows), min(int(budget * positive_fraction), budget - 1))
-        picked = k_center_greedy(np.vstack([unit[rows], unit[near]]), n_positive - len(rows),
-                                 initial=list(range(len(rows))))
-        positives = rows + [int(near[i - len(rows)]) for i in picked]
+        near = near[np.argsort(-similarity[near], kind="stable")]
+        positives = rows + [int(row) for row in near[:max(0, n_positive - len(rows))]]
         picked = k_center_greedy(np.vstack([unit[positives], unit[far]]), budget - len(positives),
                                  initial=list(range(len(positives))))
         negatives = [int(far[i - len(positives)]) for i in picked]

@@ -438,7 +438,9 @@ class Debugging(BenchmarkType):
     background_key = "curves"
     default_config = {
         "tasks": [],                 # data_ids to score; empty = every *_train_* file found
-        "model": "knn",              # knn | logreg | random_forest | dataperf-torch
+        # dataperf-torch = DataPerf's own model (the demo and imported benchmarks set it);
+        # knn = a fast stand-in (also logreg | random_forest)
+        "model": "knn",
         "n_neighbors": KNN_NEIGHBORS,
         "target_ratio": 0.95,
         "torch_threads": 1,          # 1 thread: identical numbers, and far faster on a shared box

@@ -58,7 +58,8 @@ class Command(BaseCommand):
         parser.add_argument("data_dir", type=Path)
         parser.add_argument("--challenge", required=True, help="challenge slug (created as a draft if missing)")
         parser.add_argument("--title", help="challenge title when it is created")
-        parser.add_argument("--model", help="debugging: fixed model (dataperf-torch, the official one, or knn, ...)")
+        parser.add_argument("--model", help="debugging: fixed model (default dataperf-torch, DataPerf's own; "
+                                            "knn is a fast stand-in, not the official model)")
 
     def handle(self, kind, data_dir, challenge, title=None, model=None, **options):
         if not data_dir.is_dir():
