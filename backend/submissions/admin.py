@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 
 from backend.challenges.admin import OrganizerScopedAdmin
-from backend.closed_division.admin import CodeRunInline, reverify_code
 
 from . import services
 from .models import Score, Submission
@@ -21,8 +20,8 @@ class SubmissionAdmin(OrganizerScopedAdmin):
     list_filter = ("status", "division", "is_baseline", "benchmark__challenge", "benchmark")
     search_fields = ("user__username", "original_name", "failure_reason")
     readonly_fields = [f.name for f in Submission._meta.fields]
-    inlines = [ScoreInline, CodeRunInline]
-    actions = ["rerun", "cancel", reverify_code]
+    inlines = [ScoreInline]  # backend.orchestration adds the extensions' inlines and actions
+    actions = ["rerun", "cancel"]
 
     def has_add_permission(self, request):
         return False

@@ -252,17 +252,20 @@ def test_organizer_admin_shows_code_runs_and_sandbox_settings(client, closed_cha
 
 
 
-def test_code_runs_whose_message_was_lost_are_sent_again(closed_challenge, users, kit_zip, kit_artifact,
-                                                          django_capture_on_commit_callbacks):
+def test_code_runs_whose_message_was_lost_are_sent_again(closed_challenge, users, kit_zip, kit_artifact, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from backend.jobs import services as jobs
+    from backend.jobs.models import Job
+
     submission_id = post(api(users["alice"]), kit_artifact, ("kit.zip", kit_zip)).json()["id"]
-    assert services.requeue_stale_code_runs() == 0
-    later = timezone.now() + timedelta(hours=2)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert services.requeue_stale_code_runs(now=later) == 1
-    assert len(callbacks) == 1  # one message for the sandbox queue
-    assert CodeRun.objects.get(submission_id=submission_id).queued_at == later
-    assert services.requeue_stale_code_runs(now=later) == 0
+    job = Job.objects.get(kind="verify", subject_id=CodeRun.objects.get(submission_id=submission_id).pk)
+    assert job.published_at is None  # the test's transaction never commits: as if the web process died
+    assert jobs.sweep()["published"] == 0  # within the grace period the request's own publish may still come
+    later = timezone.now() + timedelta(seconds=settings.JOBS_PUBLISH_GRACE_SECONDS + 1)
+    assert jobs.sweep(now=later)["published"] == 1
+    job.refresh_from_db()
+    assert job.status == "queued" and job.published_at is not None
+    assert jobs.sweep(now=later)["published"] == 0
