@@ -188,8 +188,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "backend.jobs.tasks.sweep_jobs",
         "schedule": timedelta(seconds=env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)),
-        # A sweep message older than the next sweep is useless.
-        "options": {"expires": env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)},
+        # Its own queue, so a sweep never waits behind long evaluations; a sweep older than the next is useless.
+        "options": {"queue": "sweep", "expires": env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
