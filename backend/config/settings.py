@@ -123,6 +123,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Uploads: Django's own cap on non-file bodies; submission files are capped per phase.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+# Bigger uploads spool here (removed when the request ends; a killed web process can leave some behind).
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 SUBMISSION_MAX_UPLOAD_BYTES = env_int("SUBMISSION_MAX_UPLOAD_BYTES", 50 * 2**20)
 
 _redis_cache = os.environ.get("REDIS_CACHE_URL")

@@ -164,3 +164,29 @@ def test_pages_and_leaderboards_serve_when_the_cache_is_down(speech_challenge, u
     board = client.get("/api/challenges/kws/benchmarks/en-25/leaderboard/")
     assert board.status_code == 200 and board.json()["rows"][0]["score"] == 0.5
     assert client.get("/api/challenges/kws/leaderboard/").status_code == 200
+
+
+def _leftover_upload_files(settings):
+    import tempfile
+    from pathlib import Path
+
+    spooled = list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir())
+    copies = list(Path(tempfile.gettempdir()).glob("dataperf-upload-*"))
+    return spooled + copies
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upload_temp_files_are_removed_whatever_the_outcome(speech_challenge, users, speech_data_dir, settings):
+    from .helpers import raw_upload
+
+    client = _api(users["alice"])
+    before = set(_leftover_upload_files(settings))
+    # Bigger than FILE_UPLOAD_MAX_MEMORY_SIZE, so Django spools it to a temporary file; invalid JSON.
+    big = raw_upload(b"[" + b"0," * (3 * 2**20) + b"0]")
+    response = client.post("/api/submissions/", {"challenge": "kws", "benchmark": "en-25", "file": big},
+                           format="multipart")
+    assert response.status_code == 400, response.content
+    with broker(REFUSING_BROKER):
+        assert _post(client, speech_data_dir).status_code == 202
+    assert _post(client, speech_data_dir, seed=1).status_code == 201
+    assert set(_leftover_upload_files(settings)) - before == set()
