@@ -39,5 +39,5 @@ def get(name: str) -> JobKind:
     return _KINDS[name]
 
 
-def queues() -> set[str]:
-    return {kind.queue for kind in _KINDS.values()}
+def names() -> list[str]:
+    return list(_KINDS)

@@ -181,12 +181,49 @@ def _recover(job_id: int, now) -> str:
     return "requeued"
 
 
+def broker_queue_depth(queue: str) -> int | None:
+    """Messages waiting in the broker's ``queue`` (0 when it does not exist); None when unknown."""
+    from celery import current_app
+    from kombu.exceptions import ChannelError
+
+    try:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            try:
+                return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+            except ChannelError:  # no such queue: a broker restarted without persistence
+                return 0
+    except Exception as error:  # noqa: BLE001 - unknown depth: republish to be safe
+        log.info("job sweep: depth of queue %s unknown: %s", queue, error)
+        return None
+
+
+def _lost_messages(unclaimed_before) -> list[int]:
+    """Queued jobs published before ``unclaimed_before`` and still unclaimed, in the queues whose broker
+    depth is below their count of queued, published jobs (the broker lost messages); a queue that
+    holds a message for each of them is only busy."""
+    candidates = list(Job.objects.filter(status=J.QUEUED, published_at__lt=unclaimed_before)
+                      .order_by("queued_at").values_list("pk", "kind"))
+    by_queue: dict[str, list[int]] = {}
+    for job_id, kind in candidates:
+        by_queue.setdefault(registry.get(kind).queue, []).append(job_id)
+    lost: list[int] = []
+    for queue, job_ids in by_queue.items():
+        kinds = [name for name in registry.names() if registry.get(name).queue == queue]
+        waiting = Job.objects.filter(status=J.QUEUED, published_at__isnull=False, kind__in=kinds).count()
+        depth = broker_queue_depth(queue)
+        if depth is None or depth < waiting:
+            lost.extend(job_ids)
+    return lost
+
+
 def sweep(now=None) -> dict[str, int]:
     """Beat-scheduled (JOBS_SWEEP_INTERVAL_SECONDS). Queues again running jobs whose heartbeat went
     stale, gives up those out of attempts or far over their time limit, and publishes queued jobs
     whose message is missing: never published (broker down, process killed after commit), or
-    published but unclaimed for JOBS_REPUBLISH_AFTER_SECONDS (the broker lost it). Duplicates are
-    harmless: a message for a running or finished job is dropped at claim."""
+    published but unclaimed for JOBS_REPUBLISH_AFTER_SECONDS while their broker queue holds fewer
+    messages than it should (the broker lost them). Duplicates are harmless: a message for a running
+    or finished job is dropped at claim."""
     now = now or timezone.now()
     counts = {"requeued": 0, "gave_up": 0, "published": 0}
     for job_id in Job.objects.filter(status=J.RUNNING).values_list("pk", flat=True):
@@ -195,9 +232,8 @@ def sweep(now=None) -> dict[str, int]:
             counts[outcome] += 1
     unpublished_before = now - timedelta(seconds=settings.JOBS_PUBLISH_GRACE_SECONDS)
     unclaimed_before = now - timedelta(seconds=settings.JOBS_REPUBLISH_AFTER_SECONDS)
-    lost = (Job.objects.filter(status=J.QUEUED, published_at__isnull=True, queued_at__lt=unpublished_before)
-            | Job.objects.filter(status=J.QUEUED, published_at__lt=unclaimed_before))
-    for job_id in lost.order_by("queued_at").values_list("pk", flat=True):
+    unpublished = Job.objects.filter(status=J.QUEUED, published_at__isnull=True, queued_at__lt=unpublished_before)
+    for job_id in [*unpublished.order_by("queued_at").values_list("pk", flat=True), *_lost_messages(unclaimed_before)]:
         if publish(job_id):
             counts["published"] += 1
     return counts

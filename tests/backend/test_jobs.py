@@ -38,14 +38,32 @@ def test_a_job_whose_message_never_left_is_published_by_the_sweep(speech_challen
     assert jobs.sweep(now=later)["published"] == 0
 
 
-def test_a_published_job_nobody_claimed_is_published_again(speech_challenge, users, speech_data_dir, settings):
+def _purge(queue):
+    """The broker loses the queue's messages (as a restart without persistence does)."""
+    from backend.config.celery import app
+
+    with app.connection_for_write() as connection:
+        try:
+            connection.default_channel.queue_purge(queue)
+        except Exception:  # noqa: BLE001 - no such queue: nothing to lose
+            pass
+
+
+def test_a_published_job_nobody_claimed_is_published_again_when_the_broker_lost_it(
+        speech_challenge, users, speech_data_dir, settings):
+    _purge("evaluation")
     submission = _submit(speech_challenge, users["alice"], speech_data_dir)
     assert jobs.publish(_job(submission).pk)
     published_at = _job(submission).published_at
     later = published_at + timedelta(seconds=settings.JOBS_REPUBLISH_AFTER_SECONDS + 1)
+    # The message is still in the broker: the job is only waiting for a free worker.
+    assert jobs.broker_queue_depth("evaluation") >= 1
+    assert jobs.sweep(now=later)["published"] == 0
+    _purge("evaluation")
     assert jobs.sweep(now=later)["published"] == 1
     assert _job(submission).published_at > published_at
     # Once claimed, nothing is published again.
+    _purge("evaluation")
     services.claim_for_evaluation(submission.pk)
     assert jobs.sweep(now=later + timedelta(seconds=settings.JOBS_REPUBLISH_AFTER_SECONDS + 1))["published"] == 0
 
