@@ -147,6 +147,14 @@ def _over_time(job: Job, now) -> float | None:
     return None
 
 
+def _killed_at_time_limit(job: Job) -> bool:
+    limit = job.options.get("time_limit")
+    if not limit or not job.started_at or not job.heartbeat_at:
+        return False
+    alive_for = (job.heartbeat_at - job.started_at).total_seconds()
+    return alive_for >= limit - 2 * settings.JOBS_HEARTBEAT_SECONDS
+
+
 def _give_up(job: Job, reason: str, now) -> None:
     """Fail a locked job and tell its kind (in the same transaction), which fails the subject."""
     job.status = J.FAILED
@@ -168,6 +176,10 @@ def _recover(job_id: int, now) -> str:
             return "gave_up"
         if not _is_stale(job, now):
             return ""
+        if _killed_at_time_limit(job):
+            # Celery's hard limit killed the run: running it again would only hit the limit again.
+            _give_up(job, f"it ran longer than its time limit of {job.options['time_limit']:.0f} s", now)
+            return "gave_up"
         if job.attempts >= job.max_attempts:
             _give_up(job, _died_reason(job), now)
             return "gave_up"

@@ -208,3 +208,17 @@ def test_upload_temp_files_are_removed_whatever_the_outcome(speech_challenge, us
         assert _post(client, speech_data_dir).status_code == 202
     assert _post(client, speech_data_dir, seed=1).status_code == 201
     assert set(_leftover_upload_files(settings)) - before == set()
+
+
+def test_a_run_killed_at_its_hard_time_limit_is_failed_not_rerun(speech_challenge, users, speech_data_dir, settings):
+    submission = _submit(speech_challenge, users["alice"], speech_data_dir)
+    services.claim_for_evaluation(submission.pk)
+    job = _job(submission)
+    limit = job.options["time_limit"]
+    # It beat until Celery's hard limit killed its pool process, then went silent.
+    started = timezone.now() - timedelta(seconds=limit + settings.JOBS_STALE_AFTER_SECONDS + 1)
+    Job.objects.filter(pk=job.pk).update(started_at=started, heartbeat_at=started + timedelta(seconds=limit))
+    assert jobs.sweep()["gave_up"] == 1
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert f"it ran longer than its time limit of {limit} s" in submission.failure_reason
