@@ -48,10 +48,15 @@ class PrivateRedis:
         self.process = None
 
 
-def use_broker(url: str) -> None:
-    """Point this process's publisher (the web side) at ``url``."""
+def use_broker(url: str | None) -> None:
+    """Point this process's publisher (the web side) at ``url``. Celery reads CELERY_BROKER_URL from the
+    environment before its configuration, so both change."""
     from backend.config.celery import app
 
+    if url is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None
@@ -61,9 +66,14 @@ def use_broker(url: str) -> None:
 def broker(url: str):
     from backend.config.celery import app
 
+    previous_env = os.environ.get("CELERY_BROKER_URL")
     previous = app.conf.broker_url
     use_broker(url)
     try:
         yield
     finally:
         use_broker(previous)
+        if previous_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = previous_env
