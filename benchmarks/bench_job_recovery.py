@@ -32,7 +32,7 @@ def main() -> int:
     figures = [line for line in out.stdout.splitlines() if re.search(r" in [\d.]+ s|after the broker came back", line)]
     print(f"job timings: {'production' if args.production else 'tests (short)'}")
     for line in figures:
-        print(" ", line.strip(" ."))
+        print(" ", re.sub(r"^[.FEsx]+", "", line).strip())
     if out.returncode:
         print(out.stdout[-3000:])
     return out.returncode
