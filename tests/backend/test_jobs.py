@@ -222,3 +222,35 @@ def test_a_run_killed_at_its_hard_time_limit_is_failed_not_rerun(speech_challeng
     submission.refresh_from_db()
     assert submission.status == Submission.Status.FAILED
     assert f"it ran longer than its time limit of {limit} s" in submission.failure_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_retries_with_one_idempotency_key_create_one_submission(speech_challenge, users, speech_data_dir):
+    import threading
+
+    from django.db import connection
+
+    benchmark = speech_challenge.benchmarks.get()
+    ids, created = [], []
+    barrier = threading.Barrier(3)
+
+    def submit():
+        try:
+            barrier.wait()
+            submission = services.create_submission(user=users["alice"], benchmark=benchmark,
+                                                    uploaded_file=speech_upload(speech_data_dir),
+                                                    idempotency_key="same-upload")
+            ids.append(submission.pk)
+            created.append(submission.was_created)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(ids)) == 1 and len(ids) == 3
+    assert sorted(created) == [False, False, True]
+    assert Submission.objects.filter(user=users["alice"]).count() == 1
+    assert Job.objects.filter(kind="score", subject_id=ids[0]).count() == 1
