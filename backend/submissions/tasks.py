@@ -1,13 +1,9 @@
 """Worker set-up for scoring. The scoring work itself runs as jobs (``backend.jobs.tasks.run_job``) of
 the kinds registered in apps.py."""
-import logging
 import resource
 
 from celery.signals import worker_init, worker_process_init
 from django.conf import settings
-
-
-log = logging.getLogger(__name__)
 
 
 @worker_init.connect

@@ -25,7 +25,7 @@ from django.utils import timezone
 from backend.core.errors import Rejected
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
-from backend.challenges.models import Benchmark, DatasetArtifact, Phase
+from backend.challenges.models import Benchmark, DatasetArtifact
 from backend.challenges.services import bump_leaderboard, create_artifact, data_version
 from backend.leaderboards import selectors as leaderboard_selectors
 from backend.submissions import services as submission_services
