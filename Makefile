@@ -22,7 +22,7 @@ setup: $(VENV)/.installed
 run: setup
 	@mkdir -p var/log
 	@echo "Starting a Celery worker (log: var/log/worker.log) ..."
-	@$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default -c 2 --loglevel=INFO \
+	@$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default,sweep -c 2 --loglevel=INFO \
 		--schedule var/celerybeat-schedule > var/log/worker.log 2>&1 & echo $$! > var/worker.pid
 	@echo ""
 	@echo "  DataPerf platform: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/, API docs: /api/docs/)"
@@ -32,7 +32,7 @@ run: setup
 		$(VENV)/bin/gunicorn backend.config.wsgi -b $(HOST):$(PORT) -w 2 --timeout 120 --access-logfile -
 
 worker: $(VENV)/.installed
-	$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default --loglevel=INFO
+	$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default,sweep --loglevel=INFO
 
 # Browser tests drive Debian's chromium; closed-division tests need bubblewrap. Installed when missing (root).
 system-packages:

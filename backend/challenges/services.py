@@ -11,11 +11,18 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 
 import evaluation
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 
-from .models import Benchmark, Challenge, DatasetArtifact
+from .models import Benchmark, Challenge, DatasetArtifact, Phase
+
+
+def bump_leaderboard(*phase_ids: int) -> None:
+    """The phases' leaderboards changed (a score, a verification, a setting): cached boards keyed by
+    the old version are never read again. The one place that bumps ``leaderboard_version``."""
+    Phase.objects.filter(pk__in=phase_ids).update(leaderboard_version=F("leaderboard_version") + 1)
 
 
 def split_data_directory(benchmark_type: evaluation.BenchmarkType, data_dir: Path) -> tuple[list[str], list[str]]:

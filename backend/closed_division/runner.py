@@ -1,4 +1,5 @@
-"""Runs a closed-division submission's code on a worker (queue ``sandbox``).
+"""Runs a closed-division submission's code on a worker (queue ``sandbox``): the runners of the job
+kinds ``verify`` and ``concealed`` (backend/jobs claims the job and keeps its lease alive).
 
 1. Verification: the code runs in the sandbox on the benchmark's *public* files (what participants
    download); what it writes is compared with the submitted file (``compare_outputs``).
@@ -16,14 +17,13 @@ Scratch directories are registered with the sandbox package, so a dead worker's 
 from __future__ import annotations
 
 import logging
-import threading
 import traceback
 from pathlib import Path
 
-from django.db import close_old_connections, connection
-
 import evaluation
 from backend.core.files import UnsafeArchive
+from backend.jobs.models import Job
+from backend.jobs.worker import Lease
 from backend.sandbox import (
     CodeArchiveError, SandboxError, compare_outputs, output_problem, run_in_sandbox, scratch_directory,
 )
@@ -34,23 +34,6 @@ from .models import CodeRun, ConcealedRun, SandboxSettings
 
 log = logging.getLogger(__name__)
 R, C = CodeRun.Status, CodeRun.ConcealedStatus
-
-
-class _Heartbeat(threading.Thread):
-    def __init__(self, code_run_id: int, token: str):
-        super().__init__(daemon=True, name=f"code-run-heartbeat-{code_run_id}")
-        self.code_run_id, self.token = code_run_id, token
-        self.stop = threading.Event()
-        self.lost_claim = False
-
-    def run(self) -> None:
-        try:
-            while not self.stop.wait(services.HEARTBEAT_SECONDS):
-                if not services.heartbeat(self.code_run_id, self.token):
-                    self.lost_claim = True
-                    return
-        finally:
-            connection.close()
 
 
 def _text(value: str) -> str:
@@ -69,19 +52,16 @@ def _code_dir(run: CodeRun, scratch: Path) -> Path:
     return services.unpack_code(data, run.code_name, scratch / "code")
 
 
-def run_verification(code_run_id: int) -> None:
-    """Entry point of the ``verify_code`` task. Raises services.Busy if a live worker runs it."""
-    close_old_connections()
-    claimed = services.claim(code_run_id, services.VERIFY)
-    if claimed is None:
+def run_verification(job: Job, lease: Lease) -> None:
+    """Runner of the ``verify`` job kind."""
+    code_run_id, token = job.subject_id, job.run_token
+    run = services.start(code_run_id, services.VERIFY, job)
+    if run is None:
         return
-    run, token = claimed
     submission = run.submission
     benchmark = submission.benchmark
     config = benchmark.effective_config
     limits = SandboxSettings.for_phase(submission.phase).limits()
-    beat = _Heartbeat(code_run_id, token)
-    beat.start()
     try:
         with scratch_directory("verify") as scratch:
             code_dir = _code_dir(run, scratch)
@@ -112,9 +92,6 @@ def run_verification(code_run_id: int) -> None:
     else:
         services.finish_verification(code_run_id, token, status, _text(sentence), result,
                                      log_text=result.platform_log)
-    finally:
-        beat.stop.set()
-        beat.join(timeout=2)
 
 
 def _public_failure(index: int, result) -> str:
@@ -125,13 +102,12 @@ def _public_failure(index: int, result) -> str:
     return f"on concealed task {index}, the program exited with status {result.exit_code}"
 
 
-def run_concealed(code_run_id: int) -> None:
-    """Entry point of the ``run_concealed_tasks`` task."""
-    close_old_connections()
-    claimed = services.claim(code_run_id, services.CONCEALED)
-    if claimed is None:
+def run_concealed(job: Job, lease: Lease) -> None:
+    """Runner of the ``concealed`` job kind."""
+    code_run_id, token = job.subject_id, job.run_token
+    run = services.start(code_run_id, services.CONCEALED, job)
+    if run is None:
         return
-    run, token = claimed
     submission = run.submission
     benchmark = submission.benchmark
     benchmark_type = benchmark.benchmark_type
@@ -141,13 +117,11 @@ def run_concealed(code_run_id: int) -> None:
     task_runs: list[dict] = []
     platform_log = ""
     status, message = (C.SCORED, f"scored on {len(tasks)} concealed task(s)") if tasks else (C.NONE, "")
-    beat = _Heartbeat(code_run_id, token)
-    beat.start()
     try:
         with scratch_directory("concealed") as scratch:
             code_dir = _code_dir(run, scratch)
             for index, task in enumerate(tasks, start=1):
-                if beat.lost_claim:
+                if lease.lost:
                     log.info("code run %s: concealed run stopped, it lost its claim", code_run_id)
                     return
                 config = task.effective_config
@@ -195,6 +169,3 @@ def run_concealed(code_run_id: int) -> None:
     else:
         services.finish_concealed(code_run_id, token, status=status, message=_text(message), task_runs=task_runs,
                                   log_text=platform_log)
-    finally:
-        beat.stop.set()
-        beat.join(timeout=2)

@@ -21,20 +21,20 @@ import shutil
 import tempfile
 import uuid
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
-from backend.challenges.services import extract_public_data, split_data_directory
+from backend.challenges.services import bump_leaderboard, extract_public_data, split_data_directory
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
+from backend.jobs import services as jobs
+from backend.jobs.models import Job
 from backend.sandbox import CodeArchiveError, extract_code_archive
 from backend.submissions.models import Submission
 from backend.submissions.services import SubmissionRejected
@@ -50,23 +50,12 @@ CODE_SUFFIXES = (".zip", ".py")
 DEFAULT_COMMAND = ("python", "run.py", "--input", "/inputs/data", "--output", "/output")
 INTERNAL_MESSAGE = ("an internal error of the platform stopped the run; this is not your code's fault, "
                     "the organizers can see the log and re-run it")
-HEARTBEAT_SECONDS = 5
-STALE_HEARTBEAT_SECONDS = 4 * HEARTBEAT_SECONDS
-MAX_ATTEMPTS = 3  # a run whose worker keeps dying is failed after this many starts
-
+# Job kinds (backend/jobs), one per stage; the job machinery owns claims, heartbeats and recovery.
 VERIFY, CONCEALED = "verify", "concealed"
-
-
-class Busy(Exception):
-    """Another worker is running this code run right now (its heartbeat is fresh)."""
 
 
 class NoCode(Exception):
     """The submission has no code to run (open division)."""
-
-
-def _bump_leaderboard(phase_id: int) -> None:
-    Phase.objects.filter(pk=phase_id).update(leaderboard_version=F("leaderboard_version") + 1)
 
 
 # --- taking the code with a submission ---------------------------------------------------------------
@@ -126,30 +115,28 @@ def check_code_upload(*, phase: Phase, division: str, code_file) -> None:
 def attach_code(submission: Submission, code_file) -> CodeRun:
     """Store the code of a new closed-division submission and queue its verification (after commit).
 
-    Called by ``submissions.services.create_submission`` inside its transaction."""
+    Called inside the transaction that creates the submission (``backend.orchestration``)."""
     suffix = Path(code_file.name).suffix.lower()
     run = CodeRun(submission=submission, code_name=Path(code_file.name).name[:255], code_size=code_file.size,
                   code_sha256=sha256_of(code_file), queued_at=timezone.now())
     run.code.save(f"{uuid.uuid4().hex}{suffix}", code_file, save=False)
     run.save()
-    _enqueue_on_commit(run, VERIFY)
+    _enqueue(run, VERIFY)
     return run
 
 
-def _enqueue_on_commit(run: CodeRun, stage: str) -> None:
-    from . import tasks
-
+def _enqueue(run: CodeRun, stage: str) -> None:
+    """Queue a stage's job in the caller's transaction (published after commit, or by the sweep)."""
     submission = run.submission
     limits = SandboxSettings.for_phase(submission.phase).limits()
-    run_id = run.pk
     if stage == VERIFY:
-        task, time_limit = tasks.verify_code, int(limits.wall_seconds) + 300
+        time_limit = int(limits.wall_seconds) + 300
     else:
         per_task = int(limits.wall_seconds) + submission.benchmark.effective_time_limit
-        task, time_limit = tasks.run_concealed_tasks, per_task * max(1, submission.benchmark.concealed_tasks.count()) + 300
+        time_limit = per_task * max(1, submission.benchmark.concealed_tasks.count()) + 300
     # No soft limit: the sandbox runner stops the program itself; the hard limit is the last resort
     # (the pool process dies, and bubblewrap with it).
-    transaction.on_commit(lambda: task.apply_async((run_id,), time_limit=time_limit))
+    jobs.enqueue(stage, run.pk, options={"time_limit": time_limit})
 
 
 def reverify(submission: Submission, *, by) -> CodeRun:
@@ -172,20 +159,17 @@ def reverify(submission: Submission, *, by) -> CodeRun:
         run.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-verification requested by {by.username}\n"
         run.save()
         run.concealed_runs.all().delete()
-        _bump_leaderboard(submission.phase_id)  # the row is unranked again until the new run reproduces
-        _enqueue_on_commit(run, VERIFY)
+        jobs.cancel(CONCEALED, [run.pk])
+        bump_leaderboard(submission.phase_id)  # the row is unranked again until the new run reproduces
+        _enqueue(run, VERIFY)
     return run
 
 
 # --- the run lifecycle (worker side) -----------------------------------------------------------------
 
-def claim(code_run_id: int, stage: str) -> tuple[CodeRun, str] | None:
-    """Move a pending stage to running and return the run with a fresh token.
-
-    A running stage whose heartbeat went stale (its worker died; the broker redelivered the
-    message) is taken over, at most MAX_ATTEMPTS times. Returns None when there is nothing to do;
-    raises Busy when a live worker is on it.
-    """
+def start(code_run_id: int, stage: str, job: Job) -> CodeRun | None:
+    """Move the stage of a claimed job to running under the job's run token. None when there is
+    nothing to do (finished, re-verified meanwhile, deleted)."""
     field = "status" if stage == VERIFY else "concealed_status"
     with transaction.atomic():
         run = CodeRun.objects.select_for_update().filter(pk=code_run_id).first()
@@ -193,36 +177,36 @@ def claim(code_run_id: int, stage: str) -> tuple[CodeRun, str] | None:
             return None
         now = timezone.now()
         if getattr(run, field) == R.RUNNING:
-            if run.heartbeat_at and now - run.heartbeat_at < timedelta(seconds=STALE_HEARTBEAT_SECONDS):
-                raise Busy(code_run_id)
-            if run.attempts >= MAX_ATTEMPTS:
-                setattr(run, field, R.FAILED)
-                sentence = (f"the run was interrupted {run.attempts} times (the worker running it stopped); "
-                            "the organizers can re-run it")
-                if stage == VERIFY:
-                    run.message, run.finished_at = sentence, now
-                else:
-                    run.concealed_message, run.concealed_finished_at = sentence, now
-                run.log += f"[{now:%Y-%m-%d %H:%M:%S}] {stage}: gave up after {run.attempts} attempts\n"
-                run.run_token = ""
-                run.save()
-                _bump_leaderboard(run.submission.phase_id)
-                return None
             run.log += f"[{now:%Y-%m-%d %H:%M:%S}] {stage}: previous run stopped responding; running again\n"
         setattr(run, field, R.RUNNING)
-        token = uuid.uuid4().hex
-        run.run_token = token
-        run.attempts += 1
+        run.run_token = job.run_token
+        run.attempts = job.attempts
         run.heartbeat_at = now
         if stage == VERIFY:
             run.started_at = now
         run.save()
-        return run, token
+        return run
 
 
-def heartbeat(code_run_id: int, token: str) -> bool:
-    """Record that the run is alive; False when it lost its claim (re-verification, take-over)."""
-    return bool(CodeRun.objects.filter(pk=code_run_id, run_token=token).update(heartbeat_at=timezone.now()))
+def gave_up(code_run_id: int, job: Job, reason: str) -> None:
+    """The job machinery stopped trying a stage (e.g. its worker kept dying): fail it, saying why."""
+    stage = job.kind
+    field = "status" if stage == VERIFY else "concealed_status"
+    with transaction.atomic():
+        run = CodeRun.objects.select_for_update().select_related("submission").filter(pk=code_run_id).first()
+        if run is None or getattr(run, field) not in (R.PENDING, R.RUNNING):
+            return
+        now = timezone.now()
+        setattr(run, field, R.FAILED)
+        sentence = f"the run could not be completed: {reason}; this is not your code's fault, the organizers can re-run it"
+        if stage == VERIFY:
+            run.message, run.finished_at = sentence, now
+        else:
+            run.concealed_message, run.concealed_finished_at = sentence, now
+        run.log += f"[{now:%Y-%m-%d %H:%M:%S}] {stage}: gave up: {reason}\n"
+        run.run_token = ""
+        run.save()
+        bump_leaderboard(run.submission.phase_id)
 
 
 def finish_verification(code_run_id: int, token: str, status: str, message: str, result=None,
@@ -246,9 +230,9 @@ def finish_verification(code_run_id: int, token: str, status: str, message: str,
         if status == R.REPRODUCED and run.submission.benchmark.concealed_tasks.exists():
             run.concealed_status = C.PENDING
             run.attempts = 0
-            _enqueue_on_commit(run, CONCEALED)
+            _enqueue(run, CONCEALED)
         run.save()
-        _bump_leaderboard(run.submission.phase_id)
+        bump_leaderboard(run.submission.phase_id)
     return True
 
 
@@ -273,7 +257,7 @@ def finish_concealed(code_run_id: int, token: str, *, status: str, message: str,
             run.log += log_text if log_text.endswith("\n") else log_text + "\n"
         run.concealed_finished_at = timezone.now()
         run.save()
-        _bump_leaderboard(run.submission.phase_id)
+        bump_leaderboard(run.submission.phase_id)
     return True
 
 
@@ -284,33 +268,6 @@ def _mean_scores(per_task: list[dict]) -> dict[str, float | None]:
         values = [scores[key] for scores in per_task if scores.get(key) is not None]
         means[key] = sum(values) / len(values) if values else None
     return means
-
-
-def requeue_stale_code_runs(now=None) -> int:
-    """Beat-scheduled: re-send code runs whose message the broker may have lost. Pending for longer
-    than EVALUATION_REQUEUE_AFTER_SECONDS, or running with a heartbeat silent for longer than
-    EVALUATION_REAPER_GRACE_SECONDS (the new message takes the run over; ``claim`` gives up after
-    MAX_ATTEMPTS starts). Returns how many were re-sent."""
-    now = now or timezone.now()
-    stale_queue = now - timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_SECONDS)
-    silent = now - timedelta(seconds=settings.EVALUATION_REAPER_GRACE_SECONDS)
-    count = 0
-    candidates = CodeRun.objects.filter(
-        Q(status=R.PENDING, queued_at__lt=stale_queue)
-        | Q(concealed_status=C.PENDING, heartbeat_at__lt=stale_queue)
-        | Q(status=R.RUNNING, heartbeat_at__lt=silent)
-        | Q(concealed_status=C.RUNNING, heartbeat_at__lt=silent)
-    ).select_related("submission__benchmark", "submission__phase")
-    for run in candidates:
-        with transaction.atomic():
-            if run.status == R.PENDING:
-                CodeRun.objects.filter(pk=run.pk, status=R.PENDING).update(queued_at=now)
-            elif run.concealed_status == C.PENDING:
-                CodeRun.objects.filter(pk=run.pk, concealed_status=C.PENDING).update(heartbeat_at=now)
-            stage = VERIFY if run.status in (R.PENDING, R.RUNNING) else CONCEALED
-            _enqueue_on_commit(run, stage)
-        count += 1
-    return count
 
 
 # --- what the sandbox sees ---------------------------------------------------------------------------
@@ -491,5 +448,5 @@ def save_sandbox_settings(sandbox_settings: SandboxSettings) -> SandboxSettings:
     with transaction.atomic():
         sandbox_settings.full_clean()
         sandbox_settings.save()
-        _bump_leaderboard(sandbox_settings.phase_id)
+        bump_leaderboard(sandbox_settings.phase_id)
     return sandbox_settings

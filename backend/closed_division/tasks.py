@@ -1,4 +1,5 @@
-"""Celery tasks of the closed division (queue ``sandbox``): thin wrappers around the runner."""
+"""Host housekeeping of the closed division's sandbox (its runs are jobs of backend/jobs): the sweep of
+processes, cgroups and scratch directories that runs whose worker died left on this host."""
 import logging
 
 from celery import shared_task
@@ -6,33 +7,7 @@ from celery.signals import worker_ready
 
 from backend import sandbox
 
-from . import runner, services
-
 log = logging.getLogger(__name__)
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def verify_code(self, code_run_id: int) -> None:
-    try:
-        runner.run_verification(code_run_id)
-    except services.Busy:
-        raise self.retry(countdown=services.STALE_HEARTBEAT_SECONDS, max_retries=2000)
-
-
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
-def run_concealed_tasks(self, code_run_id: int) -> None:
-    try:
-        runner.run_concealed(code_run_id)
-    except services.Busy:
-        raise self.retry(countdown=services.STALE_HEARTBEAT_SECONDS, max_retries=2000)
-
-
-@shared_task
-def requeue_stale_code_runs() -> int:
-    count = services.requeue_stale_code_runs()
-    if count:
-        log.warning("re-sent %s stale code run(s)", count)
-    return count
 
 
 @shared_task

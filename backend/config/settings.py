@@ -23,6 +23,10 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Embedded mode (no DATABASE_URL: `make run`, the tests on SQLite) may make up its own secret key;
 # anything else must be given one, or sessions and tokens would be signed with a key anyone can read.
@@ -58,6 +62,8 @@ INSTALLED_APPS = [
     "backend.leaderboards",
     "backend.verification",
     "backend.closed_division",
+    "backend.jobs",
+    "backend.orchestration",
     "axes",
     "csp",
 ]
@@ -140,6 +146,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Uploads: Django's own cap on non-file bodies; submission files are capped per phase.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
+# Bigger uploads spool here (removed when the request ends; a killed web process can leave some behind).
+FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 SUBMISSION_MAX_UPLOAD_BYTES = env_int("SUBMISSION_MAX_UPLOAD_BYTES", 50 * 2**20)
 # What validating one upload in the web process may unpack (archives, .npz), checked from the declared
 # sizes before inflating and from the bytes actually produced while streaming (evaluation/submission_io.py).
@@ -148,7 +157,9 @@ SUBMISSION_VALIDATION_BUDGET_MB = env_int("SUBMISSION_VALIDATION_BUDGET_MB", 256
 _redis_cache = os.environ.get("REDIS_CACHE_URL")
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_cache}
+        # Degrades to no cache when Redis is down; short timeouts so a dead Redis costs milliseconds.
+        {"BACKEND": "backend.core.cache.ForgivingRedisCache", "LOCATION": _redis_cache,
+         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1.0}}
         if _redis_cache
         # Embedded mode: files, so the web processes and the worker share it (leaderboards, suite predictions).
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
@@ -209,26 +220,23 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {
-    "backend.submissions.tasks.evaluate_submission": {"queue": "evaluation"},
-    "backend.submissions.tasks.evaluate_submission_part": {"queue": "evaluation"},
-    # Closed division: participants' code in the sandbox (docs/sandbox.md: ideally its own worker).
-    "backend.closed_division.tasks.*": {"queue": "sandbox"},
-}
+# Jobs name their queue when published (backend/jobs/registry.py: evaluation, sandbox, default).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Seconds to wait for the broker when publishing: a web request never hangs on a broker that is down.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_int("CELERY_BROKER_CONNECTION_TIMEOUT", 2)
 CELERY_BEAT_SCHEDULE = {
-    "reap-stuck-submissions": {
-        "task": "backend.submissions.tasks.reap_stuck_submissions",
-        "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
-    },
-    "requeue-stale-code-runs": {
-        "task": "backend.closed_division.tasks.requeue_stale_code_runs",
-        "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
+    "sweep-jobs": {
+        "task": "backend.jobs.tasks.sweep_jobs",
+        "schedule": timedelta(seconds=env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)),
+        # Its own queue, so a sweep never waits behind long evaluations; a sweep older than the next is useless.
+        "options": {"queue": "sweep", "expires": env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)},
     },
     # Processes, cgroups and scratch left by sandbox runs whose worker died (also run at worker start).
+    # On the sandbox queue: it cleans the host of the sandbox worker that takes it.
     "sweep-sandboxes": {
         "task": "backend.closed_division.tasks.sweep_sandboxes",
-        "schedule": timedelta(seconds=env_int("REAPER_INTERVAL_SECONDS", 60)),
+        "schedule": timedelta(seconds=env_int("SANDBOX_SWEEP_INTERVAL_SECONDS", 60)),
+        "options": {"queue": "sandbox", "expires": env_int("SANDBOX_SWEEP_INTERVAL_SECONDS", 60)},
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -239,12 +247,21 @@ EVALUATION_DATA_CACHE = Path(os.environ.get("EVALUATION_DATA_CACHE", VAR_DIR / "
 # Defaults for benchmarks that set no limit of their own.
 EVALUATION_TIME_LIMIT_SECONDS = env_int("EVALUATION_TIME_LIMIT_SECONDS", 1800)
 EVALUATION_MEMORY_LIMIT_MB = env_int("EVALUATION_MEMORY_LIMIT_MB", 8192)
-# A running job whose heartbeat is older than its time limit plus this grace is failed by the reaper.
-EVALUATION_REAPER_GRACE_SECONDS = env_int("EVALUATION_REAPER_GRACE_SECONDS", 120)
 # Split submissions whose type has independent tasks (debugging) into one Celery job per task.
 EVALUATION_FAN_OUT = env_bool("EVALUATION_FAN_OUT", True)
-# Queued jobs older than this are re-sent to the broker (a lost message must not leave a job stuck).
-EVALUATION_REQUEUE_AFTER_SECONDS = env_int("EVALUATION_REQUEUE_AFTER_SECONDS", 900)
+
+# --- Jobs (backend/jobs): leases, heartbeats and the sweep; tests shorten them ------------------------
+JOBS_HEARTBEAT_SECONDS = env_float("JOBS_HEARTBEAT_SECONDS", 5)
+# A running job silent for longer than this is presumed dead (its worker died) and queued again.
+JOBS_STALE_AFTER_SECONDS = env_float("JOBS_STALE_AFTER_SECONDS", 20)
+# Starts of a job before it is given up (a job that keeps killing its worker must stop somewhere).
+JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3)
+# A queued job never published (broker down, process killed after commit) is published after this.
+JOBS_PUBLISH_GRACE_SECONDS = env_float("JOBS_PUBLISH_GRACE_SECONDS", 5)
+# A published job nobody claimed for this long is published again (the broker may have lost it).
+JOBS_REPUBLISH_AFTER_SECONDS = env_float("JOBS_REPUBLISH_AFTER_SECONDS", 40)
+# A running job longer than its hard time limit plus this is given up even if it still beats.
+JOBS_OVERTIME_GRACE_SECONDS = env_int("JOBS_OVERTIME_GRACE_SECONDS", 120)
 
 LOGGING = {
     "version": 1,

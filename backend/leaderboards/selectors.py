@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Case, CharField, F, OuterRef, Subquery, Value, When, Window
+from django.db.models import (BooleanField, Case, CharField, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When,
+                              Window)
 from django.db.models.functions import Cast, Concat, RowNumber
 
 from backend.challenges import selectors as challenge_selectors
@@ -34,48 +35,45 @@ def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column
     ordered = sorted(benchmark_type.metrics_for(benchmark.effective_config), key=lambda m: m.key != primary)
     spread_keys = {m.spread_key for m in ordered if m.spread_key}
     return [Column(m.key, m.label, m.higher_is_better, m.spread_key) for m in ordered if m.key not in spread_keys] \
-        + _closed_division_columns(benchmark, phase)
+        + _extension_columns(benchmark, phase)
 
 
-def _closed_division_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column]:
-    """The "concealed tasks" column, once the phase shows the algorithms' concealed-task scores."""
-    from backend.closed_division import selectors as closed
+class BoardExtension:
+    """What an app built on submissions adds to a benchmark's board: columns, which submissions may be
+    ranked, and a last pass over the rows. ``backend.orchestration`` registers them, so this app never
+    imports the apps that extend it."""
 
-    phase = phase or challenge_selectors.current_phase(benchmark.challenge)
-    if not closed.concealed_scores_visible(phase) or not closed.has_concealed_tasks(benchmark):
+    def columns(self, benchmark: Benchmark, phase: Phase | None) -> list[Column]:
         return []
-    primary = benchmark.benchmark_type.metric(benchmark.benchmark_type.primary_metric)
-    return [Column(closed.CONCEALED_COLUMN, f"Concealed tasks ({primary.label})", primary.higher_is_better)]
+
+    def rankable(self) -> Q | None:
+        """A condition on Submission: an entrant's row is picked among these first."""
+        return None
+
+    def apply(self, rows: list[dict]) -> list[dict]:
+        return rows
 
 
-def _apply_closed_division(rows: list[dict]) -> list[dict]:
-    """Closed-division rows count only once their code reproduced the submitted file: the others
-    are marked and unranked, after the ranked rows. Adds ``reproduced`` and ``verification``."""
-    from backend.closed_division import selectors as closed
-
-    runs = closed.verification_by_submission([r["submission_id"] for r in rows if r["division"] == "closed"])
-    for row in rows:
-        status, concealed = runs.get(row["submission_id"], (None, None))
-        row["verification"] = status if row["division"] == "closed" else None
-        row["reproduced"] = status == "reproduced" if row["division"] == "closed" else None
-        if row["reproduced"] is False:
-            row["rank"] = None
-        if closed.CONCEALED_COLUMN in row["metrics"]:
-            row["metrics"][closed.CONCEALED_COLUMN] = concealed if row["reproduced"] else None
-    ranked = [r for r in rows if r["rank"] is not None]
-    for position, row in enumerate(ranked, start=1):
-        row["rank"] = position
-    return ranked + [r for r in rows if r["rank"] is None]
+_extensions: list[BoardExtension] = []
 
 
-def _closed_division_rankable():
-    """True for a submission that may be ranked: open division, or closed division whose code
-    reproduced the file. An entrant's row is picked among these first, so an unverified upload
-    never hides the entrant's verified one."""
-    from django.db.models import BooleanField, ExpressionWrapper, Q
+def register_extension(extension: BoardExtension) -> None:
+    if not any(type(e) is type(extension) for e in _extensions):
+        _extensions.append(extension)
 
-    return ExpressionWrapper(Q(division=Submission.Division.OPEN) | Q(code_run__status="reproduced"),
-                             output_field=BooleanField())
+
+def _extension_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column]:
+    return [column for extension in _extensions for column in extension.columns(benchmark, phase)]
+
+
+def _rankable():
+    conditions = [c for c in (e.rankable() for e in _extensions) if c is not None]
+    if not conditions:
+        return Value(True, output_field=BooleanField())
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined &= condition
+    return ExpressionWrapper(combined, output_field=BooleanField())
 
 
 def can_view_leaderboard(user, phase: Phase) -> bool:
@@ -114,7 +112,7 @@ def _ranked_queryset(phase: Phase, benchmark: Benchmark):
         pick_order = [F("created_at").desc(), F("id").desc()]
     else:
         pick_order = [score_order, F("created_at").asc(), F("id").asc()]
-    qs = qs.annotate(rankable=_closed_division_rankable())
+    qs = qs.annotate(rankable=_rankable())
     pick_order = [F("rankable").desc(), *pick_order]
     qs = qs.annotate(pick=Window(RowNumber(), partition_by=[F("entrant")], order_by=pick_order)).filter(pick=1)
     return qs.order_by(score_order, "created_at", "id").select_related("user", "team")
@@ -154,7 +152,8 @@ def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
             "environment": sub.environment_label,
             "environment_versions": sub.environment,
         })
-    rows = _apply_closed_division(rows)
+    for extension in _extensions:
+        rows = extension.apply(rows)
     cache.set(key, rows, timeout=3600)
     return rows
 

@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 
-from backend.challenges.admin import BenchmarkAdmin, OrganizerScopedAdmin
-from backend.closed_division.admin import CodeRunInline, reverify_code
+from backend.challenges.admin import OrganizerScopedAdmin
 
 from . import services
 from .models import Score, Submission
@@ -21,8 +20,8 @@ class SubmissionAdmin(OrganizerScopedAdmin):
     list_filter = ("status", "division", "is_baseline", "benchmark__challenge", "benchmark")
     search_fields = ("user__username", "original_name", "failure_reason")
     readonly_fields = [f.name for f in Submission._meta.fields]
-    inlines = [ScoreInline, CodeRunInline]
-    actions = ["rerun", "cancel", reverify_code]
+    inlines = [ScoreInline]  # backend.orchestration adds the extensions' inlines and actions
+    actions = ["rerun", "cancel"]
 
     def has_add_permission(self, request):
         return False
@@ -43,16 +42,3 @@ class SubmissionAdmin(OrganizerScopedAdmin):
             except services.InvalidTransition as error:
                 self.message_user(request, f"#{submission.pk}: {error}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} submission(s).", messages.SUCCESS)
-
-
-@admin.action(description="Re-score scored submissions (after an environment or data change)")
-def rescore_benchmarks(modeladmin, request, queryset):
-    """On the Benchmark admin (the general challenges app does not import submissions)."""
-    for benchmark in queryset:
-        count = services.rescore_benchmark(benchmark, by=request.user)
-        modeladmin.message_user(
-            request, f"{benchmark}: queued {count} scored submission(s) again, to be scored in the "
-                     f"{benchmark.environment} environment.", messages.SUCCESS)
-
-
-BenchmarkAdmin.actions = [*(BenchmarkAdmin.actions or []), rescore_benchmarks]

@@ -1,6 +1,7 @@
 """REST API for submissions: upload, list, detail, file download, organizer actions."""
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -84,7 +85,20 @@ class SubmissionListCreateApi(APIView):
             qs = qs.filter(user=request.user)
         return Response([serialize(s, request.user) for s in qs[:200]])
 
-    @extend_schema(request=SubmissionInput, responses={201: SubmissionOutput})
+    @extend_schema(
+        request=SubmissionInput,
+        parameters=[OpenApiParameter(
+            "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+            description="Any string up to 100 characters, new for each upload. A retry with the same key (e.g. "
+                        "after a timeout) returns the submission the first request created, with status 200, "
+                        "instead of creating and counting a second one.")],
+        responses={
+            201: SubmissionOutput,
+            200: OpenApiResponse(SubmissionOutput, description="A retry: the submission created earlier with this "
+                                                                "Idempotency-Key."),
+            202: OpenApiResponse(SubmissionOutput, description="Stored and queued, but the job queue is unreachable: "
+                                                                "scoring starts when it is back (`queue_message`)."),
+        })
     def post(self, request):
         data = SubmissionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -104,11 +118,17 @@ class SubmissionListCreateApi(APIView):
             submission = services.create_submission(
                 user=request.user, benchmark=benchmark, uploaded_file=values["file"], phase=phase,
                 division=values["division"], description=values["description"], team=team,
-                code_file=values.get("code"),
+                code_file=values.get("code"), idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             )
         except services.SubmissionRejected as rejected:
             return rejected_response(rejected)
-        return Response(serialize(submission, request.user), status=status.HTTP_201_CREATED)
+        body = serialize(submission, request.user)
+        if not submission.was_created:
+            return Response(body, status=status.HTTP_200_OK)
+        if services.waiting_for_queue(submission):
+            body["queue_message"] = services.QUEUE_DOWN_MESSAGE
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class SubmissionDetailApi(APIView):

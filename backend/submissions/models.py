@@ -49,10 +49,13 @@ class Submission(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The client's Idempotency-Key: a retried upload with the same key returns this submission.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["phase", "benchmark", "status"]), models.Index(fields=["status", "heartbeat_at"])]
+        constraints = [models.UniqueConstraint(fields=["user", "idempotency_key"], name="one_submission_per_idempotency_key")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.benchmark} by {self.user}"

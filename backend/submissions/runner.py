@@ -1,26 +1,28 @@
-"""Runs evaluations on a worker: claim, load the (cached) problem, score, store.
+"""Runs evaluations on a worker: load the (cached) problem, score, store. The runners of the job kinds
+``score``, ``score-part`` and ``details`` (backend/jobs claims the job and keeps its lease alive).
 
 Hidden data is read here and only here; what leaves is the scores and the scorer's aggregate details.
 Types whose submissions split into tasks (``BenchmarkType.task_ids``) are fanned out: each task is its
-own Celery job (``run_part``) and the last one to finish combines the results.
+own job (``run_part``) and the last one to finish combines the results.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import tempfile
-import threading
 import time
 import traceback
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import transaction
 
 import evaluation
+from backend.jobs.models import Job
+from backend.jobs.worker import Lease
 
-from . import environment_runner, services
+from . import environment_runner, services, signals
 from .models import Submission
 
 log = logging.getLogger(__name__)
@@ -30,41 +32,11 @@ class Cancelled(Exception):
     """The run lost its claim (an organizer cancelled it, or another worker took it over)."""
 
 
-class _Heartbeat(threading.Thread):
-    """Keeps ``heartbeat_at`` fresh while a long model fit gives no progress callbacks."""
-
-    def __init__(self, submission_id: int, token: str):
-        super().__init__(daemon=True, name=f"heartbeat-{submission_id}")
-        self.submission_id, self.token = submission_id, token
-        self.stop = threading.Event()
-        self.lost_claim = False
-
-    def run(self) -> None:
-        try:
-            while not self.stop.wait(services.HEARTBEAT_SECONDS):
-                if not services.heartbeat(self.submission_id, self.token):
-                    self.lost_claim = True
-                    return
-        finally:
-            connection.close()
-
-
-@contextlib.contextmanager
-def _heartbeat(submission_id: int, token: str):
-    beat = _Heartbeat(submission_id, token)
-    beat.start()
-    try:
-        yield beat
-    finally:
-        beat.stop.set()
-        beat.join(timeout=2)
-
-
-def _progress_writer(submission_id: int, token: str, beat: _Heartbeat, *, write: bool = True):
+def _progress_writer(submission_id: int, token: str, lease: Lease, *, write: bool = True):
     last = {"t": 0.0, "fraction": -1.0}
 
     def progress(fraction: float, message: str) -> None:
-        if beat.lost_claim:
+        if lease.lost:
             raise Cancelled()
         if not write:
             return
@@ -120,33 +92,24 @@ def _failures_reported(submission: Submission, token: str):
 
 def _complete(submission: Submission, token: str, result: evaluation.Result, environment: dict | None = None) -> None:
     benchmark_type = submission.benchmark.benchmark_type
-    from django.db import transaction
-
     with transaction.atomic():
         if not services.complete_evaluation(submission.pk, token, result, benchmark_type.primary_metric, environment):
             return
         if benchmark_type.background_key:
             services.request_background_details(submission, token)
-        if benchmark_type.kind == "test-set":
-            # Its items join the human-verification queue; credits are recomputed there.
-            from backend.verification import tasks as verification_tasks
-
-            transaction.on_commit(lambda: verification_tasks.ingest_submission.delay(submission.pk))
 
 
-def run_evaluation(submission_id: int) -> None:
-    """Entry point of the Celery task. Raises services.Busy if a live worker already runs it."""
-    close_old_connections()
-    claimed = services.claim_for_evaluation(submission_id)
-    if claimed is None:
+def run_evaluation(job: Job, lease: Lease) -> None:
+    """Runner of the ``score`` job kind."""
+    submission = services.start_evaluation(job.subject_id, job)
+    if submission is None:
         return
-    submission, token = claimed
+    submission_id, token = submission.pk, job.run_token
     benchmark = submission.benchmark
     benchmark_type = benchmark.benchmark_type
     config = benchmark.effective_config
-    with _heartbeat(submission_id, token) as beat, _failures_reported(submission, token), \
-            tempfile.TemporaryDirectory() as tmp:
-        progress = _progress_writer(submission_id, token, beat)
+    with _failures_reported(submission, token), tempfile.TemporaryDirectory(prefix="dataperf-score-") as tmp:
+        progress = _progress_writer(submission_id, token, lease)
         progress(0.01, "loading benchmark data")
         if environment_runner.is_pinned(benchmark):  # pinned library versions: scored in that venv's subprocess
             return environment_runner.score(submission, token, Path(tmp), progress, _complete)
@@ -155,47 +118,47 @@ def run_evaluation(submission_id: int) -> None:
         if settings.EVALUATION_FAN_OUT and len(task_ids) > 1:
             services.start_parts(submission_id, token, task_ids)
             return
-        if benchmark_type.kind == "test-set":
-            # The suite's predictions are shared with the pool browser through the cache.
-            from backend.verification.services import suite_predictions
-
-            progress(0.05, "training the model suite")
-            suite_predictions(benchmark, problem)
+        signals.preparing_scoring.send(sender=Submission, benchmark=benchmark, problem=problem, progress=progress)
         progress(0.05, "scoring")
         result = benchmark_type.evaluate(problem, solution, config, progress)
         _complete(submission, token, result)
 
 
-def run_part(submission_id: int, token: str, task_id: str) -> None:
-    """Score one task of a fanned-out submission; the last task to finish combines and completes."""
-    close_old_connections()
-    submission = Submission.objects.filter(pk=submission_id, run_token=token, status=Submission.Status.RUNNING).first()
+def run_part(job: Job, lease: Lease) -> None:
+    """Runner of the ``score-part`` job kind: score one task of a fanned-out submission; the last task
+    to finish combines and completes."""
+    token = job.args.get("token", "")
+    part = services.SubmissionPart.objects.filter(pk=job.subject_id).first()
+    if part is None:
+        return  # cancelled or re-run: its parts were replaced
+    submission = Submission.objects.filter(pk=part.submission_id, run_token=token, status=Submission.Status.RUNNING).first()
     if submission is None:
         return  # cancelled, re-run or already finished
+    submission_id, task_id = submission.pk, part.task_id
     benchmark_type = submission.benchmark.benchmark_type
     config = submission.benchmark.effective_config
-    with _heartbeat(submission_id, token) as beat, _failures_reported(submission, token), \
-            tempfile.TemporaryDirectory() as tmp:
+    with _failures_reported(submission, token), tempfile.TemporaryDirectory(prefix="dataperf-part-") as tmp:
         problem, solution = _load(submission, Path(tmp))
         result = benchmark_type.evaluate_task(problem, solution, task_id, config,
-                                              _progress_writer(submission_id, token, beat, write=False))
+                                              _progress_writer(submission_id, token, lease, write=False))
         all_results = services.record_part(submission_id, token, task_id, result)
         if all_results is not None:
             _complete(submission, token, benchmark_type.combine(all_results))
 
 
-def run_background_details(submission_id: int, token: str) -> None:
-    close_old_connections()
-    submission = Submission.objects.filter(pk=submission_id, run_token=token, status=Submission.Status.SCORED).first()
+def run_background_details(job: Job, lease: Lease) -> None:
+    """Runner of the ``details`` job kind: the slower extras of a scored submission (optional)."""
+    token = job.args.get("token", "")
+    submission = Submission.objects.filter(pk=job.subject_id, run_token=token, status=Submission.Status.SCORED).first()
     if submission is None:
         return
     benchmark_type = submission.benchmark.benchmark_type
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory(prefix="dataperf-details-") as tmp:
             problem, solution = _load(submission, Path(tmp))
             extra = benchmark_type.background_details(problem, solution, submission.benchmark.effective_config)
     except Exception:  # noqa: BLE001 - extras are optional; the score stands
-        log.exception("submission %s: background details failed", submission_id)
+        log.exception("submission %s: background details failed", submission.pk)
         return
-    if extra:
-        services.attach_background_details(submission_id, token, extra)
+    if extra and not lease.lost:
+        services.attach_background_details(submission.pk, token, extra)

@@ -1,5 +1,6 @@
 """Every write to a submission goes through here: creation (with limits and validation), the status
-state machine, progress, scores, cancellation, re-runs and the reaper."""
+state machine, progress, scores, cancellation and re-runs. The background work (scoring, split parts,
+background details) runs as jobs of ``backend.jobs``, which owns claims, heartbeats and recovery."""
 from __future__ import annotations
 
 import logging
@@ -10,19 +11,23 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError
 from django.utils import timezone
 
 import evaluation
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
+from backend.challenges.services import bump_leaderboard
 from backend.core.errors import Rejected
 from backend.core.files import sha256_of
+from backend.jobs import services as jobs
+from backend.jobs.models import Job
 from evaluation import cache as problem_cache
 from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
+from . import signals
 from .models import Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
@@ -30,7 +35,7 @@ S = Submission.Status
 
 # The only status changes allowed; anything else is a bug and raises InvalidTransition.
 TRANSITIONS: dict[str, set[str]] = {
-    S.QUEUED: {S.RUNNING, S.CANCELLED},
+    S.QUEUED: {S.RUNNING, S.CANCELLED, S.FAILED},  # failed: the job machinery gave up before it started
     S.RUNNING: {S.SCORED, S.FAILED, S.CANCELLED, S.QUEUED},
     S.SCORED: {S.QUEUED},
     S.FAILED: {S.QUEUED},
@@ -38,9 +43,8 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 # Statuses that use up a participant's quota: failed and cancelled runs never do.
 COUNTED_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
-HEARTBEAT_SECONDS = 5
-# A running job whose heartbeat is older than this is presumed dead and may be claimed again.
-STALE_HEARTBEAT_SECONDS = 4 * HEARTBEAT_SECONDS
+# Job kinds (backend/jobs): a submission's scoring, one task of a split submission, the slower extras.
+SCORE, SCORE_PART, DETAILS = "score", "score-part", "details"
 
 
 class InvalidTransition(Exception):
@@ -55,10 +59,6 @@ def _transition(submission: Submission, new_status: str) -> None:
     if new_status not in TRANSITIONS[submission.status]:
         raise InvalidTransition(f"submission {submission.pk}: {submission.status} -> {new_status} is not allowed")
     submission.status = new_status
-
-
-def _bump_leaderboard(phase_id: int) -> None:
-    Phase.objects.filter(pk=phase_id).update(leaderboard_version=F("leaderboard_version") + 1)
 
 
 # --- creation -------------------------------------------------------------------------------------
@@ -163,14 +163,48 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
             )
 
 
+def _validate_upload(benchmark: Benchmark, uploaded_file) -> None:
+    """Parse the upload with the type's validator in a temporary copy (always removed) named as the
+    participant named it; SubmissionRejected names the file and the problem."""
+    display_name = _display_name(uploaded_file.name)
+    with tempfile.TemporaryDirectory(prefix="dataperf-upload-") as tmp:
+        path = Path(tmp) / display_name  # the validators name the file as the participant did
+        with path.open("wb") as out:
+            for chunk in uploaded_file.chunks():
+                out.write(chunk)
+        try:
+            validate_submission_file(benchmark, path, display_name)
+        except evaluation.SubmissionError as error:
+            message = str(error)
+            if display_name not in message:  # a member of an archive: say which upload it came from
+                message = f"{display_name}: {message}"
+            raise SubmissionRejected("file", _short(message)) from None
+
+
+def _retried(user: User, idempotency_key: str, benchmark: Benchmark) -> Submission | None:
+    """The submission an earlier request with this key created, if any."""
+    if not idempotency_key:
+        return None
+    previous = Submission.objects.filter(user=user, idempotency_key=idempotency_key).first()
+    if previous is not None and previous.benchmark_id != benchmark.pk:
+        raise SubmissionRejected("Idempotency-Key", f"this key was used for submission {previous.pk} to another "
+                                                    "benchmark; use a new key for each upload", 409)
+    return previous
+
+
 def create_submission(
     *, user: User, benchmark: Benchmark, uploaded_file, phase: Phase | None = None, division: str = "open",
     description: str = "", team: Team | None = None, is_baseline: bool = False, baseline_name: str = "",
-    code_file=None,
+    code_file=None, idempotency_key: str = "",
 ) -> Submission:
-    """``code_file``: in the closed division, the code that produced ``uploaded_file`` (see closed_division)."""
-    from backend.closed_division import services as closed_division
-
+    """``code_file``: in the closed division, the code that produced ``uploaded_file`` (taken by the
+    receivers of ``signals.checking_upload`` / ``submission_created``). ``idempotency_key``: a client's
+    retry with the same key returns the submission the first request created (``was_created`` False)."""
+    if len(idempotency_key) > 100:
+        raise SubmissionRejected("Idempotency-Key", "is longer than 100 characters")
+    if (previous := _retried(user, idempotency_key, benchmark)) is not None:
+        previous.was_created = False
+        return previous
     challenge = benchmark.challenge
     is_organizer = challenge_selectors.organizes(user, challenge)
     if not challenge.is_published and not is_organizer:
@@ -190,96 +224,121 @@ def create_submission(
     if team is not None and not team.members.filter(pk=user.pk).exists():
         raise SubmissionRejected("team", f"you are not a member of team {team.name!r}")
     _check_file(phase, benchmark, uploaded_file)
-    closed_division.check_code_upload(phase=phase, division=division, code_file=code_file)
+    signals.checking_upload.send(sender=Submission, phase=phase, benchmark=benchmark, division=division,
+                                 code_file=code_file)
+    _validate_upload(benchmark, uploaded_file)
 
     suffix = Path(uploaded_file.name).suffix
-    display_name = _display_name(uploaded_file.name)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / display_name  # the validators name the file as the participant did
-        with path.open("wb") as out:
-            for chunk in uploaded_file.chunks():
-                out.write(chunk)
-        try:
-            validate_submission_file(benchmark, path, display_name)
-        except evaluation.SubmissionError as error:
-            message = str(error)
-            if display_name not in message:  # a member of an archive: say which upload it came from
-                message = f"{display_name}: {message}"
-            raise SubmissionRejected("file", _short(message)) from None
-
-    with transaction.atomic():
-        # Lock the entrant's row so two concurrent uploads cannot both pass the quota check.
-        if team is not None:
-            Team.objects.select_for_update().get(pk=team.pk)
-        else:
+    try:
+        with transaction.atomic():
+            # Lock the entrant's row so two concurrent uploads cannot both pass the quota check (nor two
+            # retries with one idempotency key both create a submission).
+            if team is not None:
+                Team.objects.select_for_update().get(pk=team.pk)
             User.objects.select_for_update().get(pk=user.pk)
-        if not is_baseline:
-            _check_quota(phase, benchmark, user, team)
-        submission = Submission(
-            phase=phase, benchmark=benchmark, user=user, team=team, division=division, description=description,
-            original_name=Path(uploaded_file.name).name[:255], size_bytes=uploaded_file.size,
-            sha256=sha256_of(uploaded_file), is_baseline=is_baseline, baseline_name=baseline_name,
-            queued_at=timezone.now(),
-        )
-        submission.file.save(f"{uuid.uuid4().hex}{suffix}", uploaded_file, save=False)
-        submission.save()
-        _enqueue_on_commit(submission)
-        if code_file is not None:
-            closed_division.attach_code(submission, code_file)  # queues the sandbox run after commit
+            if (previous := _retried(user, idempotency_key, benchmark)) is not None:
+                previous.was_created = False
+                return previous
+            if not is_baseline:
+                _check_quota(phase, benchmark, user, team)
+            submission = Submission(
+                phase=phase, benchmark=benchmark, user=user, team=team, division=division, description=description,
+                original_name=Path(uploaded_file.name).name[:255], size_bytes=uploaded_file.size,
+                sha256=sha256_of(uploaded_file), is_baseline=is_baseline, baseline_name=baseline_name,
+                queued_at=timezone.now(), idempotency_key=idempotency_key or None,
+            )
+            submission.file.save(f"{uuid.uuid4().hex}{suffix}", uploaded_file, save=False)
+            submission.save()
+            _enqueue(submission)
+            signals.submission_created.send(sender=Submission, submission=submission, code_file=code_file)
+    except IntegrityError:
+        # The same key committed by a concurrent request on another entrant row (e.g. a team upload).
+        if (previous := _retried(user, idempotency_key, benchmark)) is not None:
+            previous.was_created = False
+            return previous
+        raise
+    submission.was_created = True
     return submission
 
 
-def _enqueue_on_commit(submission: Submission) -> None:
-    from . import tasks
-
+def _enqueue(submission: Submission) -> None:
+    """Queue the scoring job in the caller's transaction (published after commit, or by the sweep)."""
     limit = submission.benchmark.effective_time_limit
-    submission_id = submission.pk
-    transaction.on_commit(
-        lambda: tasks.evaluate_submission.apply_async((submission_id,), soft_time_limit=limit, time_limit=limit + 30)
-    )
+    jobs.enqueue(SCORE, submission.pk, options={"soft_time_limit": limit, "time_limit": limit + 30})
 
 
-# --- the evaluation lifecycle ----------------------------------------------------------------------
-
-class Busy(Exception):
-    """Another worker is running this submission right now (its heartbeat is fresh)."""
+QUEUE_DOWN_MESSAGE = "queued; scoring starts when the queue is back (the upload is stored)"
 
 
-def claim_for_evaluation(submission_id: int) -> tuple[Submission, str] | None:
-    """Move a queued submission to running and return it with a fresh run token.
+def waiting_for_queue(submission: Submission) -> bool:
+    """True when the broker refused the scoring job (it is down): the sweep publishes it when it is back."""
+    return jobs.publish_failed(SCORE, submission.pk)
 
-    A running submission whose heartbeat went stale (its worker died; the broker redelivered the
-    message) is claimed again. Returns None when there is nothing to do (scored, failed, cancelled,
-    deleted); raises Busy when a live worker is on it.
-    """
+
+# --- the evaluation lifecycle (worker side; the job machinery holds the lease) ---------------------
+
+def start_evaluation(submission_id: int, job: Job) -> Submission | None:
+    """Move the submission of a claimed scoring job to running under the job's run token. None when
+    there is nothing to do (scored, failed, cancelled, deleted). A submission still running from a
+    run whose worker died is started again."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update().filter(pk=submission_id).first()
         if submission is None or submission.status not in (S.QUEUED, S.RUNNING):
             return None
         now = timezone.now()
         if submission.status == S.RUNNING:
-            fresh = submission.heartbeat_at and now - submission.heartbeat_at < timedelta(seconds=STALE_HEARTBEAT_SECONDS)
-            if fresh:
-                raise Busy(submission_id)
             submission.log += f"[{now:%Y-%m-%d %H:%M:%S}] previous run stopped responding; running again\n"
         else:
             _transition(submission, S.RUNNING)
-        token = uuid.uuid4().hex
-        submission.run_token = token
-        submission.attempts += 1
+        submission.run_token = job.run_token
+        submission.attempts = job.attempts
         submission.started_at = now
         submission.heartbeat_at = now
         submission.progress = 0.0
         submission.progress_message = "starting"
         submission.save()
-        return submission, token
+        return submission
 
 
-def heartbeat(submission_id: int, token: str) -> bool:
-    """Record that the run is alive; False when the run lost its claim (cancelled, re-claimed)."""
-    return bool(
-        Submission.objects.filter(pk=submission_id, run_token=token, status=S.RUNNING).update(heartbeat_at=timezone.now())
-    )
+def claim_for_evaluation(submission_id: int) -> tuple[Submission, str] | None:
+    """Claim the submission's scoring job and start it (what a worker does first). None when the job
+    has nothing to do, including a duplicate message for a run that is alive."""
+    job_id = Job.objects.filter(kind=SCORE, subject_id=submission_id).values_list("pk", flat=True).first()
+    job = jobs.claim(job_id) if job_id else None
+    if job is None:
+        return None
+    submission = start_evaluation(submission_id, job)
+    if submission is None:
+        jobs.finish(job.pk, job.run_token)
+        return None
+    return submission, job.run_token
+
+
+def gave_up_scoring(submission_id: int, job: Job, reason: str) -> None:
+    """The job machinery stopped trying (its kind's ``on_gave_up``): fail the submission, saying why."""
+    _give_up(submission_id, reason, job.message)
+
+
+def gave_up_part(part_id: int, job: Job, reason: str) -> None:
+    submission_id = SubmissionPart.objects.filter(pk=part_id).values_list("submission_id", flat=True).first()
+    if submission_id is not None:
+        _give_up(submission_id, reason, job.message, token=job.args.get("token"))
+
+
+def _give_up(submission_id: int, reason: str, log_text: str, token: str | None = None) -> None:
+    with transaction.atomic():
+        qs = Submission.objects.select_for_update().filter(pk=submission_id, status__in=(S.QUEUED, S.RUNNING))
+        if token is not None:
+            qs = qs.filter(run_token=token)
+        submission = qs.first()
+        if submission is None:
+            return
+        _transition(submission, S.FAILED)
+        submission.failure_reason = (f"the evaluation could not be completed: {reason}; this does not count "
+                                     "against your submission limit, and the organizers can re-run it")
+        submission.log += log_text
+        submission.finished_at = timezone.now()
+        submission.save()
 
 
 def record_progress(submission_id: int, token: str, fraction: float, message: str) -> bool:
@@ -310,28 +369,33 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         submission.failure_reason = ""
         submission.finished_at = timezone.now()
         submission.save()
-        _bump_leaderboard(submission.phase_id)
+        bump_leaderboard(submission.phase_id)
+        signals.submission_scored.send(sender=Submission, submission=submission)
     return True
 
 
 def start_parts(submission_id: int, token: str, task_ids: list[str]) -> bool:
-    """Fan a submission's independent tasks out as separate Celery jobs (sent after commit)."""
-    from . import tasks
-
+    """Fan a submission's independent tasks out as separate jobs (published after commit)."""
     with transaction.atomic():
         submission = Submission.objects.select_for_update().filter(pk=submission_id, run_token=token, status=S.RUNNING).first()
         if submission is None:
             return False
-        submission.parts.all().delete()
-        SubmissionPart.objects.bulk_create([SubmissionPart(submission=submission, task_id=t) for t in task_ids])
+        _drop_parts(submission)
+        parts = SubmissionPart.objects.bulk_create([SubmissionPart(submission=submission, task_id=t) for t in task_ids])
         submission.progress_message = f"scoring {len(task_ids)} tasks on the workers"
         submission.heartbeat_at = timezone.now()
         submission.save(update_fields=["progress_message", "heartbeat_at"])
         limit = submission.benchmark.effective_time_limit
-        for task_id in task_ids:
-            transaction.on_commit(lambda t=task_id: tasks.evaluate_submission_part.apply_async(
-                (submission_id, token, t), soft_time_limit=limit, time_limit=limit + 30))
+        for part in parts:
+            jobs.enqueue(SCORE_PART, part.pk, args={"token": token},
+                         options={"soft_time_limit": limit, "time_limit": limit + 30})
     return True
+
+
+def _drop_parts(submission: Submission) -> None:
+    part_ids = list(submission.parts.values_list("pk", flat=True))
+    jobs.cancel(SCORE_PART, part_ids)
+    submission.parts.all().delete()
 
 
 def record_part(submission_id: int, token: str, task_id: str, result: dict) -> list[dict] | None:
@@ -353,10 +417,8 @@ def record_part(submission_id: int, token: str, task_id: str, result: dict) -> l
 
 
 def request_background_details(submission: Submission, token: str) -> None:
-    """Queue the slower extras (e.g. plot curves) of a scored submission, after commit."""
-    from . import tasks
-
-    transaction.on_commit(lambda: tasks.compute_background_details.delay(submission.pk, token))
+    """Queue the slower extras (e.g. plot curves) of a scored submission, in the caller's transaction."""
+    jobs.enqueue(DETAILS, submission.pk, args={"token": token})
 
 
 def attach_background_details(submission_id: int, token: str, extra: dict) -> bool:
@@ -395,11 +457,13 @@ def cancel_submission(submission: Submission, *, by: User) -> Submission:
         if submission.status not in (S.QUEUED, S.RUNNING):
             raise InvalidTransition(f"a {submission.status} submission cannot be cancelled")
         _transition(submission, S.CANCELLED)
+        jobs.cancel(SCORE, [submission.pk])
+        jobs.cancel(SCORE_PART, submission.parts.values_list("pk", flat=True))
         submission.failure_reason = f"cancelled by {by.username}"
         submission.finished_at = timezone.now()
         submission.save()
         if was_scored:
-            _bump_leaderboard(submission.phase_id)
+            bump_leaderboard(submission.phase_id)
     return submission
 
 
@@ -413,7 +477,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         was_scored = submission.status == S.SCORED
         _transition(submission, S.QUEUED)
         submission.scores.all().delete()
-        submission.parts.all().delete()
+        _drop_parts(submission)
         submission.run_token = ""
         submission.progress = 0.0
         submission.progress_message = ""
@@ -425,8 +489,8 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         submission.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-run requested by {by.username}\n"
         submission.save()
         if was_scored:
-            _bump_leaderboard(submission.phase_id)
-        _enqueue_on_commit(submission)
+            bump_leaderboard(submission.phase_id)
+        _enqueue(submission)
     return submission
 
 
@@ -439,38 +503,6 @@ def rescore_benchmark(benchmark: Benchmark, *, by: User) -> int:
             rerun_submission(scored, by=by)
             rescored += 1
     return rescored
-
-
-def reap_stuck_submissions(now=None) -> dict[str, int]:
-    """Fail running jobs whose heartbeat is older than their time limit plus a grace period, and
-    re-send queued jobs the broker may have lost. Returns counts for logging."""
-    now = now or timezone.now()
-    grace = timedelta(seconds=settings.EVALUATION_REAPER_GRACE_SECONDS)
-    failed = 0
-    for submission in Submission.objects.filter(status=S.RUNNING).select_related("benchmark"):
-        limit = timedelta(seconds=submission.benchmark.effective_time_limit)
-        last_sign = submission.heartbeat_at or submission.started_at or submission.created_at
-        started = submission.started_at or submission.created_at
-        # Fanned-out tasks may wait in the queue without a heartbeat; only their total time counts.
-        silent_too_long = now - last_sign > grace and not submission.parts.exists()
-        over_time = now - started > limit + grace
-        if silent_too_long or over_time:
-            reason = (
-                f"the evaluation ran longer than its limit of {limit.total_seconds():.0f} s and was stopped"
-                if over_time else
-                f"the evaluation stopped responding (no sign of life for {(now - last_sign).total_seconds():.0f} s) and was stopped"
-            )
-            if fail_evaluation(submission.pk, None, reason + "; this does not count against your submission limit",
-                               f"[{now:%Y-%m-%d %H:%M:%S}] reaper: {reason}"):
-                failed += 1
-    requeued = 0
-    stale_queue = now - timedelta(seconds=settings.EVALUATION_REQUEUE_AFTER_SECONDS)
-    for submission in Submission.objects.filter(status=S.QUEUED, queued_at__lt=stale_queue).select_related("benchmark"):
-        Submission.objects.filter(pk=submission.pk, status=S.QUEUED).update(queued_at=now)
-        with transaction.atomic():
-            _enqueue_on_commit(submission)
-        requeued += 1
-    return {"failed": failed, "requeued": requeued}
 
 
 def accept_discovered_slice(submission: Submission, *, label: str, name: str, by: User) -> int:

@@ -29,6 +29,8 @@ def upload(request, slug: str, benchmark: str):
     except services.SubmissionRejected as rejected:
         messages.error(request, f"Submission rejected — {rejected.field}: {rejected.message}")
         return redirect("benchmark-detail", slug=slug, benchmark=benchmark.slug)
+    if services.waiting_for_queue(submission):
+        messages.info(request, services.QUEUE_DOWN_MESSAGE)
     return redirect("submission-detail", pk=submission.pk)
 
 

@@ -7,4 +7,7 @@ class VerificationConfig(AppConfig):
     verbose_name = "Test-set verification and rounds"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the receivers
+        from backend.jobs import registry
+
+        registry.register("suite", runner="backend.verification.services.run_suite_job")
+        registry.register("ingest-test-set", runner="backend.verification.services.run_ingest_job")

@@ -25,8 +25,8 @@ from django.utils import timezone
 from backend.core.errors import Rejected
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
-from backend.challenges.models import Benchmark, DatasetArtifact, Phase
-from backend.challenges.services import create_artifact, data_version
+from backend.challenges.models import Benchmark, DatasetArtifact
+from backend.challenges.services import bump_leaderboard, create_artifact, data_version
 from backend.leaderboards import selectors as leaderboard_selectors
 from backend.submissions import services as submission_services
 from backend.submissions.models import Score, Submission
@@ -91,18 +91,25 @@ def warm_suite_predictions(benchmark_id: int) -> bool:
     benchmark = Benchmark.objects.filter(pk=benchmark_id).first()
     if benchmark is None or not is_test_set(benchmark) or not benchmark.artifacts.exists():
         return False
-    # One training per data version: attaching saves two archives, and several workers may get the task.
-    claim = f"suite-predictions-warming:{data_version(benchmark)}"
-    if not cache.add(claim, True, timeout=600):
-        return False
     try:
         suite_predictions(benchmark)
     except DataError as error:   # data half-attached (admin uploads one archive at a time): the next save warms
         log.info("benchmark %s: suite predictions not warmed yet: %s", benchmark_id, error)
         return False
-    finally:
-        cache.delete(claim)
     return True
+
+
+# Job kinds (backend/jobs). One ``suite`` job per benchmark: attaching saves two archives and several
+# workers may get a message, but the job is claimed once, so the suite is trained once per change.
+SUITE, INGEST = "suite", "ingest-test-set"
+
+
+def run_suite_job(job, lease) -> None:
+    warm_suite_predictions(job.subject_id)
+
+
+def run_ingest_job(job, lease) -> None:
+    ingest_submission(job.subject_id)
 
 
 def _lock(benchmark_id: int) -> None:
@@ -239,7 +246,7 @@ def recompute_credits(benchmark: Benchmark) -> dict[int, float]:
                     Score.objects.update_or_create(submission_id=s["id"], metric=metric, defaults={"value": value})
                     changed_phases.add(s["phase_id"])
         if changed_phases:
-            Phase.objects.filter(pk__in=changed_phases).update(leaderboard_version=F("leaderboard_version") + 1)
+            bump_leaderboard(*changed_phases)
     return credits
 
 

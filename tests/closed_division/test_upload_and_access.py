@@ -1,6 +1,6 @@
 """Closed-division uploads, starter kits, who sees what, concealed data, organizer actions.
 
-The sandbox runs here in the test process (``runner.run_verification``), as the worker would call it;
+The sandbox runs here in the test process (``backend.jobs.worker.execute`` of the ``verify`` job), as the worker would call it;
 tests/closed_division/test_worker.py goes through a real Celery worker.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
-from backend.closed_division import runner, services
+from backend.closed_division import services
 from backend.closed_division.models import CodeRun, SandboxSettings
 from backend.submissions.models import Submission
 from evaluation.starter_kits import make_starter_kit_zip
@@ -20,6 +20,14 @@ from evaluation.starter_kits import make_starter_kit_zip
 from .conftest import needs_sandbox, upload
 
 URL = "/api/submissions/"
+
+
+def run_verify_job(code_run_id: int) -> None:
+    """What a worker does with the code run's ``verify`` message."""
+    from backend.jobs.models import Job
+    from backend.jobs.worker import execute
+
+    execute(Job.objects.get(kind="verify", subject_id=code_run_id).pk)
 
 
 def api(user) -> APIClient:
@@ -158,7 +166,7 @@ def test_platform_failure_is_internal_for_the_participant_and_reverify_recovers(
 
     with monkeypatch.context() as patch:
         patch.setenv("PATH", "/nonexistent")  # the worker has no bubblewrap: the platform's problem
-        runner.run_verification(run.pk)
+        run_verify_job(run.pk)
     mine = alice.get(f"{URL}{submission_id}/code-run/").json()
     assert mine["status"] == "failed" and mine["message"] == services.INTERNAL_MESSAGE
     assert "log" not in mine and "bwrap" not in str(mine)
@@ -176,7 +184,7 @@ def test_platform_failure_is_internal_for_the_participant_and_reverify_recovers(
 
     response = organizer.post(f"{URL}{submission_id}/reverify/")
     assert response.status_code == 200 and response.json()["status"] == "pending"
-    runner.run_verification(run.pk)
+    run_verify_job(run.pk)
     mine = alice.get(f"{URL}{submission_id}/code-run/").json()
     assert mine["status"] == "reproduced", mine["message"]
     assert mine["reproduced"] is True and "wrote /output/submission.json (25 clips)" in mine["stdout"]
@@ -195,7 +203,7 @@ def test_limits_come_from_the_phase_and_a_single_file_is_run_as_run_py(closed_ch
     alice = api(users["alice"])
     program = b"import sys, time\nprint('args', sys.argv[1:])\ntime.sleep(30)\n"
     submission_id = post(alice, kit_artifact, ("my_selection.py", program)).json()["id"]
-    runner.run_verification(CodeRun.objects.get(submission_id=submission_id).pk)
+    run_verify_job(CodeRun.objects.get(submission_id=submission_id).pk)
     body = alice.get(f"{URL}{submission_id}/code-run/").json()
     assert body["status"] == "not_reproduced"
     assert body["message"] == "the program ran longer than 2 seconds and was stopped"
@@ -252,17 +260,20 @@ def test_organizer_admin_shows_code_runs_and_sandbox_settings(client, closed_cha
 
 
 
-def test_code_runs_whose_message_was_lost_are_sent_again(closed_challenge, users, kit_zip, kit_artifact,
-                                                          django_capture_on_commit_callbacks):
+def test_code_runs_whose_message_was_lost_are_sent_again(closed_challenge, users, kit_zip, kit_artifact, settings):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from backend.jobs import services as jobs
+    from backend.jobs.models import Job
+
     submission_id = post(api(users["alice"]), kit_artifact, ("kit.zip", kit_zip)).json()["id"]
-    assert services.requeue_stale_code_runs() == 0
-    later = timezone.now() + timedelta(hours=2)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert services.requeue_stale_code_runs(now=later) == 1
-    assert len(callbacks) == 1  # one message for the sandbox queue
-    assert CodeRun.objects.get(submission_id=submission_id).queued_at == later
-    assert services.requeue_stale_code_runs(now=later) == 0
+    job = Job.objects.get(kind="verify", subject_id=CodeRun.objects.get(submission_id=submission_id).pk)
+    assert job.published_at is None  # the test's transaction never commits: as if the web process died
+    assert jobs.sweep()["published"] == 0  # within the grace period the request's own publish may still come
+    later = timezone.now() + timedelta(seconds=settings.JOBS_PUBLISH_GRACE_SECONDS + 1)
+    assert jobs.sweep(now=later)["published"] == 2  # the code run's verification and the file's scoring
+    job.refresh_from_db()
+    assert job.status == "queued" and job.published_at is not None
+    assert jobs.sweep(now=later)["published"] == 0

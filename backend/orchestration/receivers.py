@@ -1,0 +1,54 @@
+"""Cross-app workflow: what happens in one app when something happens in another.
+
+- an upload: the closed division checks and stores its code, and queues the code run;
+- a test-set submission about to be scored: the model suite's shared predictions are trained first;
+- a scored test-set submission: its items are ingested into verification (a job);
+- a test-set benchmark's data changed: the suite is trained in the background (a job);
+- a benchmark's board: the closed division's ranking rule and concealed-tasks column.
+"""
+from __future__ import annotations
+
+from django.db.models.signals import post_save
+
+from backend.challenges.models import DatasetArtifact
+from backend.closed_division import services as closed_division
+from backend.closed_division.leaderboard import ClosedDivisionBoard
+from backend.jobs import services as jobs
+from backend.leaderboards import selectors as leaderboards
+from backend.submissions import signals as submission_signals
+from backend.submissions.models import Submission
+from backend.verification import services as verification
+
+
+def check_code(sender, *, phase, division, code_file, **kwargs) -> None:
+    closed_division.check_code_upload(phase=phase, division=division, code_file=code_file)
+
+
+def attach_code(sender, *, submission: Submission, code_file, **kwargs) -> None:
+    if code_file is not None:
+        closed_division.attach_code(submission, code_file)  # queues the sandbox run in the same transaction
+
+
+def share_suite_predictions(sender, *, benchmark, problem, progress, **kwargs) -> None:
+    if verification.is_test_set(benchmark):
+        progress(0.05, "training the model suite")
+        verification.suite_predictions(benchmark, problem)
+
+
+def ingest_test_set(sender, *, submission: Submission, **kwargs) -> None:
+    if verification.is_test_set(submission.benchmark):
+        jobs.enqueue(verification.INGEST, submission.pk)
+
+
+def train_suite_after_data_change(sender, instance: DatasetArtifact, **kwargs) -> None:
+    if verification.is_test_set(instance.benchmark):
+        jobs.enqueue(verification.SUITE, instance.benchmark_id)
+
+
+def connect() -> None:
+    submission_signals.checking_upload.connect(check_code, dispatch_uid="orchestration-check-code")
+    submission_signals.submission_created.connect(attach_code, dispatch_uid="orchestration-attach-code")
+    submission_signals.preparing_scoring.connect(share_suite_predictions, dispatch_uid="orchestration-suite")
+    submission_signals.submission_scored.connect(ingest_test_set, dispatch_uid="orchestration-ingest")
+    post_save.connect(train_suite_after_data_change, sender=DatasetArtifact, dispatch_uid="orchestration-train-suite")
+    leaderboards.register_extension(ClosedDivisionBoard())
