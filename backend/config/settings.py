@@ -228,8 +228,9 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-jobs": {
         "task": "backend.jobs.tasks.sweep_jobs",
         "schedule": timedelta(seconds=env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)),
-        # Its own queue, so a sweep never waits behind long evaluations; a sweep older than the next is useless.
-        "options": {"queue": "sweep", "expires": env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10)},
+        # Its own queue, so a sweep never waits behind long evaluations. Sweeps are idempotent; stale ones
+        # expire so a backlog never builds up, but not so soon that a busy machine drops every one of them.
+        "options": {"queue": "sweep", "expires": max(3 * env_int("JOBS_SWEEP_INTERVAL_SECONDS", 10), 15)},
     },
     # Processes, cgroups and scratch left by sandbox runs whose worker died (also run at worker start).
     # On the sandbox queue: it cleans the host of the sandbox worker that takes it.
