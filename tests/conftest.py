@@ -27,6 +27,35 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture
+def break_hidden_data(settings):
+    """``break_hidden_data(benchmark, content)`` overwrites a benchmark's hidden archive on disk (its stored
+    checksum unchanged, as disk corruption would) and drops the cached copies of its data. Undone at
+    teardown: the unpacked cache is keyed by the checksums, so a broken copy left there would be served to
+    every later test whose data has the same content."""
+    import shutil
+
+    from backend.challenges.models import DatasetArtifact
+    from backend.challenges.services import data_version
+    from evaluation import cache as problem_cache
+
+    cache_dirs = []
+
+    def drop(path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+        problem_cache.clear()
+
+    def break_(benchmark, content: bytes) -> None:
+        hidden = benchmark.artifacts.get(visibility=DatasetArtifact.Visibility.HIDDEN)
+        Path(hidden.file.path).write_bytes(content)
+        cache_dirs.append(Path(settings.EVALUATION_DATA_CACHE) / data_version(benchmark))
+        drop(cache_dirs[-1])
+
+    yield break_
+    for path in cache_dirs:
+        drop(path)
+
+
 @pytest.fixture(scope="session")
 def speech_data_dir(tmp_path_factory) -> Path:
     from fixtures import synthetic

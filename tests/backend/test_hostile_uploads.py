@@ -150,20 +150,13 @@ def test_speech_error_echoes_at_most_a_few_hundred_characters(speech_challenge, 
     assert "more characters" in detail and len(detail) < MAX_MESSAGE_CHARS
 
 
-def _break(benchmark, settings, content: bytes) -> None:
-    """Replace the benchmark's hidden archive on disk and drop every cached copy of its data."""
-    hidden = benchmark.artifacts.get(visibility=DatasetArtifact.Visibility.HIDDEN)
-    Path(hidden.file.path).write_bytes(content)
-    shutil.rmtree(Path(settings.EVALUATION_DATA_CACHE) / data_version(benchmark), ignore_errors=True)
-    problem_cache.clear()
-
-
 @pytest.mark.parametrize("content", [b"this is not a zip", "empty-zip"], ids=["corrupt-zip", "missing-files"])
-def test_broken_hidden_data_answers_503_and_logs_why(speech_challenge, users, speech_data_dir, settings, caplog, content):
+def test_broken_hidden_data_answers_503_and_logs_why(speech_challenge, users, speech_data_dir, break_hidden_data,
+                                                      caplog, content):
     benchmark = speech_challenge.benchmarks.get()
     if content == "empty-zip":
         content = hostile_uploads.make_zip([("README.txt", b"the hidden files went missing")], zipfile.ZIP_STORED)
-    _break(benchmark, settings, content)
+    break_hidden_data(benchmark, content)
     client = APIClient()
     client.force_authenticate(users["alice"])
     with caplog.at_level(logging.ERROR, logger="backend.submissions.services"):
