@@ -199,7 +199,7 @@ def _declared_directory(handle: BinaryIO, name: str) -> tuple[int, int]:
     tail = handle.read(tail_length)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _EOCD.size:
-        raise SubmissionError(f"{name}: not a valid zip archive (no end-of-archive record)")
+        raise SubmissionError(f"{name} is not a valid zip archive (no end-of-archive record)")
     _, _, _, _, entries, directory_bytes, _, _ = _EOCD.unpack_from(tail, at)
     if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:  # zip64: the real figures are in the zip64 record
         locator_at = at - _ZIP64_LOCATOR.size
@@ -255,7 +255,7 @@ class ZipSubmission:
                 infos = self._zip.infolist()
             except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError,
                     EOFError, struct.error) as error:
-                raise SubmissionError(f"{name}: not a valid zip archive ({clip(str(error), 120)})") from None
+                raise SubmissionError(f"{name} is not a valid zip archive ({clip(str(error), 120)})") from None
             if len(infos) > self.limits.max_entries:
                 raise SubmissionError(f"{name}: the archive has {len(infos)} entries; at most "
                                       f"{self.limits.max_entries} are allowed")
