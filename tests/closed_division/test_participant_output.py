@@ -2,8 +2,8 @@
 UTF-8, floods and JSON nested 100,000 deep give ONE run and a sentence that blames the code, never a
 retry, never "the worker running it stopped", never "an internal error of the platform".
 
-The sandbox runs here in the test process (``runner.run_verification`` / ``run_concealed``), as the
-worker calls it. Against PostgreSQL (``DATABASE_URL``) this also proves the logs are storable there.
+The sandbox runs here in the test process: the code run's ``verify`` / ``concealed`` job is executed
+as a worker executes it (``backend.jobs.worker.execute``). Against PostgreSQL (``DATABASE_URL``) this also proves the logs are storable there.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import yaml
 from rest_framework.test import APIClient
 
-from backend.closed_division import runner, services
+from backend.closed_division import services
 from backend.closed_division.models import CodeRun
 
 from .conftest import needs_sandbox, upload
@@ -31,6 +31,14 @@ def _submit(user, artifact: bytes, program: str) -> CodeRun:
     return CodeRun.objects.get(submission_id=response.json()["id"])
 
 
+def _run_job(kind: str, run: CodeRun) -> None:
+    """What a worker does with the code run's ``verify`` or ``concealed`` message."""
+    from backend.jobs.models import Job
+    from backend.jobs.worker import execute
+
+    execute(Job.objects.filter(kind=kind, subject_id=run.pk).latest("pk").pk)
+
+
 def _writes(artifact: bytes) -> str:
     return f"open('/output/submission.json', 'wb').write({artifact!r})\n"
 
@@ -45,7 +53,7 @@ def test_nul_bytes_and_invalid_utf8_in_the_log_are_stored_escaped_in_one_run(clo
     program = ("import os, sys\n" + _writes(kit_artifact)
                + "sys.stdout.buffer.write(b'selected\\0clips \\xff\\n')\nos.write(2, b'warn\\0ing\\n')\n")
     run = _submit(users["alice"], kit_artifact, program)
-    runner.run_verification(run.pk)
+    _run_job("verify", run)
     run.refresh_from_db()
     _assert_one_run_blaming_the_code(run)
     assert run.status == "reproduced", run.message
@@ -57,7 +65,7 @@ def test_nul_bytes_and_invalid_utf8_in_the_log_are_stored_escaped_in_one_run(clo
 def test_output_json_nested_100000_deep_is_not_reproduced_in_one_run(closed_challenge, users, kit_artifact):
     program = f"open('/output/submission.json', 'w').write('[' * {DEEP} + ']' * {DEEP})\n"
     run = _submit(users["alice"], kit_artifact, program)
-    runner.run_verification(run.pk)
+    _run_job("verify", run)
     run.refresh_from_db()
     _assert_one_run_blaming_the_code(run)
     assert run.status == "not_reproduced"
@@ -67,7 +75,7 @@ def test_output_json_nested_100000_deep_is_not_reproduced_in_one_run(closed_chal
 def test_a_one_gigabyte_line_on_stdout_is_stopped_in_one_run(closed_challenge, users, kit_artifact):
     program = "import sys\nchunk = 'z' * 2**20\nfor _ in range(1024):\n    sys.stdout.write(chunk)\n"
     run = _submit(users["alice"], kit_artifact, program)
-    runner.run_verification(run.pk)
+    _run_job("verify", run)
     run.refresh_from_db()
     _assert_one_run_blaming_the_code(run)
     assert run.status == "not_reproduced"
@@ -85,10 +93,10 @@ def test_deeply_nested_output_on_a_concealed_task_is_the_programs_problem(
                f"if words == {public_words!r}:\n    " + _writes(kit_artifact)
                + f"else:\n    open('/output/submission.json', 'w').write('[' * {DEEP} + ']' * {DEEP})\n")
     run = _submit(users["alice"], kit_artifact, program)
-    runner.run_verification(run.pk)
+    _run_job("verify", run)
     run.refresh_from_db()
     assert (run.status, run.concealed_status) == ("reproduced", "pending"), run.message
-    runner.run_concealed(run.pk)
+    _run_job("concealed", run)
     run.refresh_from_db()
     _assert_one_run_blaming_the_code(run)
     assert run.concealed_status == "failed"
