@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import random
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 from django.db.models import Q
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 
@@ -115,7 +116,8 @@ def _closing(function):
 async def _events(stream, last_event_id: str | None):
     loop = asyncio.get_running_loop()
     heartbeat = settings.LIVE_HEARTBEAT_SECONDS
-    end = loop.time() + settings.LIVE_STREAM_MAX_SECONDS
+    # Streams opened together (a deploy, a popular page) end spread over 20 %, not all at one moment.
+    end = loop.time() + settings.LIVE_STREAM_MAX_SECONDS * random.uniform(0.8, 1.0)
     yield f"retry: {settings.LIVE_RETRY_MS}\n\n"
     read = _closing(stream.read)
     polling = live.backend() != "redis"
@@ -158,9 +160,9 @@ class _no_inbox:
 
 
 async def _respond(request, stream) -> StreamingHttpResponse | JsonResponse:
-    # The checks above used this request's thread and its database connection: give it back now, not
-    # when the stream ends minutes later.
-    await sync_to_async(connections.close_all)()
+    # The checks above used a database connection: give it back now (unless connections persist,
+    # DATABASE_CONN_MAX_AGE), not when the stream ends minutes later.
+    await sync_to_async(close_old_connections)()
     if live.backend() == "redis":
         try:
             await live.ensure_available()
