@@ -106,7 +106,7 @@ class Hub:
 
         delay = 0.5
         while True:
-            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1.0)
+            client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1.0, health_check_interval=15)
             try:
                 pubsub = client.pubsub()
                 await pubsub.psubscribe(PREFIX + "*")

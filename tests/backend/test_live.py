@@ -183,3 +183,25 @@ def test_under_wsgi_the_stream_answers_at_once_so_the_page_polls(client, speech_
     assert response.status_code == 503
     assert "polls instead" in response.json()["detail"]
     assert time.monotonic() - started < 5
+
+
+def test_with_redis_down_scores_still_land_and_streams_answer_503(speech_challenge, users, settings):
+    from tests.live_helpers import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    settings.LIVE_BACKEND, settings.LIVE_REDIS_URL = "redis", dead
+    submission = running_submission(speech_challenge.benchmarks.get(), users["alice"])
+    assert services.complete_evaluation(submission.pk, "tok", evaluation.Result(scores={"macro_f1": 0.5}), "macro_f1")
+    assert Submission.objects.get(pk=submission.pk).status == Submission.Status.SCORED
+
+    server = AsgiServer({"LIVE_BACKEND": "redis", "LIVE_REDIS_URL": dead})
+    try:
+        phase = speech_challenge.phases.get()
+        started = time.monotonic()
+        stream = SSE(server.url, f"/api/live/challenges/kws/phases/{phase.pk}/")
+        assert stream.status == 503
+        assert "polls instead" in stream.body().decode()
+        assert time.monotonic() - started < 5
+        stream.close()
+    finally:
+        server.stop()
