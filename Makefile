@@ -29,7 +29,8 @@ run: setup
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	@trap 'kill $$(cat var/worker.pid) 2>/dev/null' EXIT INT TERM; \
-		$(VENV)/bin/gunicorn backend.config.wsgi -b $(HOST):$(PORT) -w 2 --timeout 120 --access-logfile -
+		$(VENV)/bin/gunicorn backend.config.asgi:application -k uvicorn_worker.UvicornWorker -b $(HOST):$(PORT) -w 2 \
+		--timeout 120 --access-logfile -
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default,sweep --loglevel=INFO

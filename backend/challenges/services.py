@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 import evaluation
+from backend.core import live
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 
 from .models import Benchmark, Challenge, DatasetArtifact, Phase
@@ -23,6 +24,9 @@ def bump_leaderboard(*phase_ids: int) -> None:
     """The phases' leaderboards changed (a score, a verification, a setting): cached boards keyed by
     the old version are never read again. The one place that bumps ``leaderboard_version``."""
     Phase.objects.filter(pk__in=phase_ids).update(leaderboard_version=F("leaderboard_version") + 1)
+    for phase_id in phase_ids:  # open pages hear of it after commit: the phase id and its new version only
+        live.publish_on_commit(f"phase:{phase_id}", lambda phase_id=phase_id: {
+            "version": Phase.objects.filter(pk=phase_id).values_list("leaderboard_version", flat=True).first()})
 
 
 def split_data_directory(benchmark_type: evaluation.BenchmarkType, data_dir: Path) -> tuple[list[str], list[str]]:

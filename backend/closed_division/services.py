@@ -32,6 +32,7 @@ from django.utils import timezone
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
 from backend.challenges.services import bump_leaderboard, extract_public_data, split_data_directory
+from backend.core import live
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
@@ -139,6 +140,11 @@ def _enqueue(run: CodeRun, stage: str) -> None:
     jobs.enqueue(stage, run.pk, options={"time_limit": time_limit})
 
 
+def _changed(run: CodeRun) -> None:
+    """The run's status changed: its submission's open pages re-read the panel, after commit."""
+    live.publish_on_commit(f"submission:{run.submission_id}", {"submission": run.submission_id, "code_run": run.pk})
+
+
 def reverify(submission: Submission, *, by) -> CodeRun:
     """Organizer: run the code again from scratch (verification, then concealed tasks)."""
     with transaction.atomic():
@@ -158,6 +164,7 @@ def reverify(submission: Submission, *, by) -> CodeRun:
         run.started_at = run.heartbeat_at = run.finished_at = run.concealed_finished_at = None
         run.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-verification requested by {by.username}\n"
         run.save()
+        _changed(run)
         run.concealed_runs.all().delete()
         jobs.cancel(CONCEALED, [run.pk])
         bump_leaderboard(submission.phase_id)  # the row is unranked again until the new run reproduces
@@ -185,6 +192,7 @@ def start(code_run_id: int, stage: str, job: Job) -> CodeRun | None:
         if stage == VERIFY:
             run.started_at = now
         run.save()
+        _changed(run)
         return run
 
 
@@ -206,6 +214,7 @@ def gave_up(code_run_id: int, job: Job, reason: str) -> None:
         run.log += f"[{now:%Y-%m-%d %H:%M:%S}] {stage}: gave up: {reason}\n"
         run.run_token = ""
         run.save()
+        _changed(run)
         bump_leaderboard(run.submission.phase_id)
 
 
@@ -232,6 +241,7 @@ def finish_verification(code_run_id: int, token: str, status: str, message: str,
             run.attempts = 0
             _enqueue(run, CONCEALED)
         run.save()
+        _changed(run)
         bump_leaderboard(run.submission.phase_id)
     return True
 
@@ -257,6 +267,7 @@ def finish_concealed(code_run_id: int, token: str, *, status: str, message: str,
             run.log += log_text if log_text.endswith("\n") else log_text + "\n"
         run.concealed_finished_at = timezone.now()
         run.save()
+        _changed(run)
         bump_leaderboard(run.submission.phase_id)
     return True
 

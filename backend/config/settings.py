@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "backend.closed_division",
     "backend.jobs",
     "backend.orchestration",
+    "backend.live",
     "axes",
     "csp",
 ]
@@ -85,6 +86,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "backend.config.urls"
 WSGI_APPLICATION = "backend.config.wsgi.application"
+ASGI_APPLICATION = "backend.config.asgi.application"
 
 TEMPLATES = [
     {
@@ -165,6 +167,19 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "cache")}
     )
 }
+
+# Live updates pushed to open pages (backend/core/live.py, backend/live/): Redis pub/sub when a Redis is
+# configured, else (embedded mode) the streams read the state from the database every LIVE_POLL_SECONDS.
+LIVE_REDIS_URL = os.environ.get("LIVE_REDIS_URL") or _redis_cache or ""
+LIVE_BACKEND = os.environ.get("LIVE_BACKEND") or ("redis" if LIVE_REDIS_URL else "poll")
+if LIVE_BACKEND not in ("redis", "poll"):
+    raise SystemExit(f"LIVE_BACKEND must be 'redis' or 'poll', not {LIVE_BACKEND!r}")
+LIVE_POLL_SECONDS = env_float("LIVE_POLL_SECONDS", 0.5)
+# A comment line this often keeps proxies from closing an idle stream; a stream ends after
+# LIVE_STREAM_MAX_SECONDS and the browser reconnects (after the retry hint), re-checking permissions.
+LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 15)
+LIVE_STREAM_MAX_SECONDS = env_float("LIVE_STREAM_MAX_SECONDS", 300)
+LIVE_RETRY_MS = env_int("LIVE_RETRY_MS", 3000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

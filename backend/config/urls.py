@@ -8,6 +8,7 @@ from backend.accounts import views as accounts_views
 from backend.challenges import api as challenges_api
 from backend.challenges import views as challenges_views
 from backend.leaderboards import api as leaderboards_api
+from backend.live import views as live_views
 from backend.submissions import api as submissions_api
 from backend.submissions import views as submissions_views
 
@@ -45,6 +46,9 @@ urlpatterns = [
     path("api/submissions/<int:pk>/rerun/", submissions_api.SubmissionRerunApi.as_view(), name="api-submission-rerun"),
     path("api/submissions/<int:pk>/accept-slice/", submissions_api.SubmissionAcceptSliceApi.as_view(),
          name="api-submission-accept-slice"),
+    # Live updates (Server-Sent Events, served by the ASGI server): what changed, never the data itself
+    path("api/live/challenges/<slug:slug>/phases/<int:phase_id>/", live_views.leaderboard_stream, name="live-phase"),
+    path("api/live/submissions/<int:pk>/", live_views.submission_stream, name="live-submission"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file, so the page works under the CSP.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

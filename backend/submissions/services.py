@@ -19,6 +19,7 @@ from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
 from backend.challenges.services import bump_leaderboard
+from backend.core import live
 from backend.core.errors import Rejected
 from backend.core.files import sha256_of
 from backend.jobs import services as jobs
@@ -59,6 +60,12 @@ def _transition(submission: Submission, new_status: str) -> None:
     if new_status not in TRANSITIONS[submission.status]:
         raise InvalidTransition(f"submission {submission.pk}: {submission.status} -> {new_status} is not allowed")
     submission.status = new_status
+
+
+def _changed(submission_id: int) -> None:
+    """Tell the submission's open pages, after commit, that its status, progress or details changed
+    (they re-read it through the API). Every write below that a page shows calls this."""
+    live.publish_on_commit(f"submission:{submission_id}", {"submission": submission_id})
 
 
 # --- creation -------------------------------------------------------------------------------------
@@ -297,6 +304,7 @@ def start_evaluation(submission_id: int, job: Job) -> Submission | None:
         submission.progress = 0.0
         submission.progress_message = "starting"
         submission.save()
+        _changed(submission.pk)
         return submission
 
 
@@ -339,14 +347,18 @@ def _give_up(submission_id: int, reason: str, log_text: str, token: str | None =
         submission.log += log_text
         submission.finished_at = timezone.now()
         submission.save()
+        _changed(submission.pk)
 
 
 def record_progress(submission_id: int, token: str, fraction: float, message: str) -> bool:
-    return bool(
+    recorded = bool(
         Submission.objects.filter(pk=submission_id, run_token=token, status=S.RUNNING).update(
             progress=max(0.0, min(1.0, fraction)), progress_message=message[:200], heartbeat_at=timezone.now()
         )
     )
+    if recorded:
+        _changed(submission_id)
+    return recorded
 
 
 def complete_evaluation(submission_id: int, token: str, result: evaluation.Result, primary_metric: str,
@@ -370,6 +382,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         submission.finished_at = timezone.now()
         submission.save()
         bump_leaderboard(submission.phase_id)
+        _changed(submission.pk)
         signals.submission_scored.send(sender=Submission, submission=submission)
     return True
 
@@ -385,6 +398,7 @@ def start_parts(submission_id: int, token: str, task_ids: list[str]) -> bool:
         submission.progress_message = f"scoring {len(task_ids)} tasks on the workers"
         submission.heartbeat_at = timezone.now()
         submission.save(update_fields=["progress_message", "heartbeat_at"])
+        _changed(submission.pk)
         limit = submission.benchmark.effective_time_limit
         for part in parts:
             jobs.enqueue(SCORE_PART, part.pk, args={"token": token},
@@ -411,6 +425,7 @@ def record_part(submission_id: int, token: str, task_id: str, result: dict) -> l
         done = sum(part.result is not None for part in parts)
         Submission.objects.filter(pk=submission_id).update(
             progress=done / len(parts), progress_message=f"{done} of {len(parts)} tasks scored", heartbeat_at=timezone.now())
+        _changed(submission_id)
         if stored and done == len(parts):  # a duplicate delivery of a finished task stores nothing
             return [part.result for part in parts]
     return None
@@ -428,6 +443,7 @@ def attach_background_details(submission_id: int, token: str, extra: dict) -> bo
             return False
         submission.details = {**submission.details, **extra}
         submission.save(update_fields=["details"])
+        _changed(submission.pk)
     return True
 
 
@@ -445,6 +461,7 @@ def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text
             submission.log += log_text if log_text.endswith("\n") else log_text + "\n"
         submission.finished_at = timezone.now()
         submission.save()
+        _changed(submission.pk)
     return True
 
 
@@ -462,6 +479,7 @@ def cancel_submission(submission: Submission, *, by: User) -> Submission:
         submission.failure_reason = f"cancelled by {by.username}"
         submission.finished_at = timezone.now()
         submission.save()
+        _changed(submission.pk)
         if was_scored:
             bump_leaderboard(submission.phase_id)
     return submission
@@ -488,6 +506,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         submission.finished_at = None
         submission.log += f"[{timezone.now():%Y-%m-%d %H:%M:%S}] re-run requested by {by.username}\n"
         submission.save()
+        _changed(submission.pk)
         if was_scored:
             bump_leaderboard(submission.phase_id)
         _enqueue(submission)

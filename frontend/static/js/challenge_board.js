@@ -90,5 +90,7 @@
 
   document.getElementById("reset-weights").addEventListener("click", resetWeights);
   load();
-  setInterval(load, 10000);
+  // Pushed (live.js): reload when a score lands, at most every 5 s (the board is large); polls every 10 s
+  // without a stream.
+  window.DataperfLive.follow(root.dataset.live, "leaderboard", load, 10000, 5000);
 })();

@@ -1,4 +1,4 @@
-// Live verification panel (closed division): polls the submission's code run until the sandbox
+// Live verification panel (closed division): follows the submission's code run (pushed, else polled) until the sandbox
 // runs (verification, then concealed tasks) are over.
 (function () {
   const root = document.getElementById("code-run");
@@ -34,17 +34,17 @@
     }
   }
 
-  async function poll() {
-    try {
-      const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (response.ok) {
-        const data = await response.json();
-        render(data);
-        if (!busy.has(data.status) && !(data.concealed && busy.has(data.concealed.status))) return;
-      }
-    } catch (error) { /* network blip: try again */ }
-    setTimeout(poll, 2000);
+  // Re-reads the run; true once the sandbox runs are over (live.js then stops following).
+  async function refresh() {
+    const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return false;
+    const data = await response.json();
+    render(data);
+    return !busy.has(data.status) && !(data.concealed && busy.has(data.concealed.status));
   }
 
-  poll();
+  // Pushed on the submission's stream (shared with submission.js); polls every 2 s without it.
+  refresh().catch(() => false).then((finished) => {
+    if (!finished) window.DataperfLive.follow(root.dataset.live, "submission", refresh, 2000);
+  });
 })();

@@ -1,4 +1,4 @@
-// Live submission status: polls the submission until it is scored, failed or cancelled.
+// Live submission status: follows the submission (pushed, else polled) until it is scored, failed or cancelled.
 (function () {
   const root = document.getElementById("submission");
   if (!root) return;
@@ -62,17 +62,17 @@
     return ++extraPolls > 120;
   }
 
-  async function poll() {
-    try {
-      const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      if (response.ok) {
-        const data = await response.json();
-        render(data);
-        if (done(data)) return;
-      }
-    } catch (error) { /* network blip: try again */ }
-    setTimeout(poll, 1500);
+  // Re-reads the submission; true once nothing more will change (live.js then stops following).
+  async function refresh() {
+    const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!response.ok) return false;
+    const data = await response.json();
+    render(data);
+    return done(data);
   }
 
-  poll();
+  // Pushed: the server says when the status, progress or extras change; polls every 1.5 s without a stream.
+  refresh().catch(() => false).then((finished) => {
+    if (!finished) window.DataperfLive.follow(root.dataset.live, "submission", refresh, 1500, 250);
+  });
 })();
