@@ -1,10 +1,11 @@
 """Server-rendered challenge pages."""
 from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from backend.leaderboards import selectors as leaderboard_selectors
 
-from . import selectors
+from . import formats, selectors, services
 from .api import public_data_response
 
 
@@ -62,7 +63,42 @@ def benchmark_detail(request, slug: str, benchmark: str):
         "can_view_leaderboard": phase is not None and leaderboard_selectors.can_view_leaderboard(request.user, phase),
         "has_public_data": selectors.public_artifacts(benchmark).exists(),
         "accept": ",".join(benchmark_type.submission_suffixes),
+        "format_html": formats.submission_format_html(benchmark.type_slug),
+        "doc_url": formats.doc_url_of_type(benchmark.type_slug),
+        "cli_command": formats.cli_command(benchmark, submission=f"{benchmark.slug}-sample-submission"
+                                           f"{_sample_suffix(benchmark_type)}", data=f"{benchmark.slug}-data"),
     })
+
+
+def _sample_suffix(benchmark_type) -> str:
+    return ".zip" if benchmark_type.slug in ("vision-selection", "debugging") else (
+        ".json" if benchmark_type.slug == "speech-selection" else ".csv")
+
+
+@login_required
+def sample_submission(request, slug: str, benchmark: str):
+    benchmark = selectors.get_visible_benchmark(request.user, slug, benchmark)
+    try:
+        name, content = services.sample_submission(benchmark)
+    except LookupError as error:
+        raise Http404(str(error)) from None
+    content_type = {".zip": "application/zip", ".json": "application/json"}.get(name[name.rfind("."):], "text/csv")
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def docs_page(request, name: str):
+    """A page of docs/ (the benchmark definitions and file formats), rendered from the repository's Markdown."""
+    path = formats.doc_path(name)
+    if path is None:
+        raise Http404("No such documentation page.")
+    text = path.read_text(encoding="utf-8")
+    title = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("# ")), name)
+    base = path.parent.relative_to(formats.DOCS_ROOT.resolve()).as_posix()
+    return render(request, "challenges/docs.html", {
+        "title": title.replace("`", ""), "html": formats.render_markdown(text, base="" if base == "." else base),
+        "source": f"docs/{path.relative_to(formats.DOCS_ROOT.resolve()).as_posix()}"})
 
 
 @login_required
