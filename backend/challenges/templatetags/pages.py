@@ -35,11 +35,6 @@ def time_tag(value, mode=""):
 @register.simple_tag
 def phase_state(phase):
     """"open", "upcoming" or "closed" (None: no phase)."""
-    from django.utils import timezone
+    from .. import selectors
 
-    if phase is None:
-        return "closed"
-    now = timezone.now()
-    if phase.is_open(now):
-        return "open"
-    return "upcoming" if phase.starts_at > now else "closed"
+    return selectors.phase_state(phase)
