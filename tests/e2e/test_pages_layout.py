@@ -89,3 +89,22 @@ def test_main_pages_fit_390px_times_curves_and_plotly(live_server, browser_page,
     icon = page.locator("link[rel=icon]").get_attribute("href")
     response = page.request.get(base + icon)
     assert response.ok and b"<svg" in response.body()
+
+
+def test_the_ratchet_chart_fetches_plotly_only_when_it_comes_into_view(live_server, browser_page, users, tmp_path):
+    from fixtures import test_set_synthetic
+    from tests.conftest import make_challenge
+
+    challenge = make_challenge(users["organizer"], slug="shapes")
+    test_set_synthetic.write_test_set_data(tmp_path / "ts", pool_size=60, seed=1)
+    add_benchmark(challenge, "test-set", tmp_path / "ts", slug="adversarial", config={"max_items": 10})
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 240})
+    page.goto(f"{live_server.url}/challenges/shapes/")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(500)
+    resources = "performance.getEntriesByType('resource').map(e => e.name).filter(n => n.includes('plotly'))"
+    assert page.evaluate(resources) == []
+    page.locator("#ratchet").scroll_into_view_if_needed()
+    page.locator("#ratchet .ratchet-chart .main-svg").first.wait_for(timeout=30_000)
+    assert len(page.evaluate(resources)) == 1
