@@ -228,6 +228,11 @@ def test_phase_times_and_home_page_state_and_filters(client, users, speech_data_
         card = home[home.index(f'href="/challenges/{slug}/"') - 200:]
         assert f"state-{state}" in card[:1200], slug
     assert 'id="filters"' in home
+    # A matrix label cut short keeps the whole title as a tooltip.
+    over.title = "A challenge title far longer than the matrix cell"
+    over.save()
+    home = client.get("/").content.decode()
+    assert 'title="A challenge title far longer than the matrix cell: Slicing">A challenge title far longe…</a>' in home
 
     def shown(query: str) -> set[str]:
         body = client.get("/?" + query).content.decode()
