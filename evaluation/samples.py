@@ -16,6 +16,9 @@ from .baselines import BASELINES, full_config
 from .baselines import test_set as test_set_candidates
 
 SAMPLE_BASELINE = "random"
+# The suffix of each type's sample (what the baselines write), for pages that name the file before it exists.
+SAMPLE_SUFFIX = {"speech-selection": ".json", "vision-selection": ".zip", "debugging": ".zip", "valuation": ".csv",
+                 "slicing": ".csv", "training-set": ".csv", "test-set": ".csv"}
 
 
 def write_sample(type_slug: str, public_data_dir: str | Path, out_stem: str | Path,

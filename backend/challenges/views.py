@@ -4,6 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render
 
 from backend.leaderboards import selectors as leaderboard_selectors
+from evaluation.samples import SAMPLE_SUFFIX
 
 from . import formats, selectors, services
 from .api import public_data_response
@@ -103,14 +104,10 @@ def benchmark_detail(request, slug: str, benchmark: str):
         "accept": ",".join(benchmark_type.submission_suffixes),
         "format_html": formats.submission_format_html(benchmark.type_slug),
         "doc_url": formats.doc_url_of_type(benchmark.type_slug),
-        "cli_command": formats.cli_command(benchmark, submission=f"{benchmark.slug}-sample-submission"
-                                           f"{_sample_suffix(benchmark_type)}", data=f"{benchmark.slug}-data"),
+        "cli_command": formats.cli_command(
+            benchmark, submission=f"{benchmark.slug}-sample-submission{SAMPLE_SUFFIX.get(benchmark.type_slug, '')}",
+            data=f"{benchmark.slug}-data"),
     })
-
-
-def _sample_suffix(benchmark_type) -> str:
-    return ".zip" if benchmark_type.slug in ("vision-selection", "debugging") else (
-        ".json" if benchmark_type.slug == "speech-selection" else ".csv")
 
 
 @login_required

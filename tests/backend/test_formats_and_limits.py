@@ -78,6 +78,7 @@ def test_format_sample_cli_and_starter_kit_for_every_type(type_slug, demo_layout
     response = client.get("/challenges/demo/b/sample-submission/")
     assert response.status_code == 200
     name = re.search(r'filename="([^"]+)"', response["Content-Disposition"]).group(1)
+    assert name == f"b-sample-submission{Path(name).suffix}"
     assert Path(name).suffix in benchmark.benchmark_type.submission_suffixes
 
     # ... scored by exactly the command the page shows, run where the user would have the files.
@@ -85,6 +86,7 @@ def test_format_sample_cli_and_starter_kit_for_every_type(type_slug, demo_layout
     assert command[:5] == ["python", "-m", "evaluation", "score", type_slug]
     work = tmp_path / "work"
     work.mkdir()
+    assert command[command.index("--submission") + 1] == name   # the command names the downloaded file
     (work / command[command.index("--submission") + 1]).write_bytes(response.content)
     (work / command[command.index("--data") + 1]).symlink_to(data_dir)   # public + hidden: scores offline
     run = subprocess.run([sys.executable] + command[1:], cwd=work, capture_output=True, text=True, timeout=600,
