@@ -244,3 +244,24 @@ def test_phase_times_and_home_page_state_and_filters(client, users, speech_data_
     assert shown("state=open") == {"kws"} and shown("state=upcoming") == {"later"} and shown("state=closed") == {"over"}
     assert shown("type=valuation") == {"later"} and shown("q=slicing") == {"over"}
     assert shown("q=nothing-like-this") == set() and shown("state=bogus") == {"kws", "later", "over"}
+
+
+def test_every_docs_page_renders_and_its_links_resolve(client):
+    """Each Markdown file of docs/ is a page; its links to other docs are site links that answer 200."""
+    from urllib.parse import urljoin
+
+    docs = ROOT / "docs"
+    pages = ["/docs/" + (p.parent.relative_to(docs).as_posix() if p.name == "README.md" else
+                         p.relative_to(docs).with_suffix("").as_posix()) + "/" for p in docs.rglob("*.md")]
+    broken = []
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        for href in re.findall(r'href="([^"]+)"', response.content.decode()):
+            href = html.unescape(href)
+            if href.startswith(("http://", "https://", "mailto:", "#")):
+                continue
+            target = urljoin("http://testserver" + url, href).split("#")[0].removeprefix("http://testserver")
+            if client.get(target).status_code not in (200, 302):
+                broken.append(f"{url} -> {href}")
+    assert not broken, broken
