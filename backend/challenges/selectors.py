@@ -60,6 +60,19 @@ def current_phase(challenge: Challenge) -> Phase | None:
     return phases[-1] if phases else None
 
 
+PHASE_STATES = ("open", "upcoming", "closed")
+
+
+def phase_state(phase: Phase | None) -> str:
+    """"open", "upcoming" or "closed" (no phase at all: closed)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    if phase is None:
+        return "closed"
+    return "open" if phase.is_open(now) else ("upcoming" if phase.starts_at > now else "closed")
+
+
 def public_artifacts(benchmark: Benchmark) -> QuerySet[DatasetArtifact]:
     """The only artifacts any download view may serve."""
     return benchmark.artifacts.filter(visibility=DatasetArtifact.Visibility.PUBLIC)

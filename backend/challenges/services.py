@@ -140,3 +140,30 @@ def extract_public_data(benchmark: Benchmark, dest: Path) -> Path:
 def publish_challenge(challenge: Challenge) -> None:
     challenge.status = Challenge.Status.PUBLISHED
     challenge.save(update_fields=["status"])
+
+
+def sample_submission(benchmark: Benchmark) -> tuple[str, bytes]:
+    """(file name, bytes) of a valid sample submission built from the benchmark's *public* data
+    (``evaluation.samples``: the type's random baseline), cached per data version and config.
+    Raises LookupError when the benchmark has no public data."""
+    import json
+
+    from django.core.cache import cache
+
+    from evaluation.samples import write_sample
+
+    if not benchmark.artifacts.filter(visibility=DatasetArtifact.Visibility.PUBLIC).exists():
+        raise LookupError("This benchmark has no public data to build a sample from.")
+    config = benchmark.effective_config
+    key = "sample-submission:" + hashlib.sha256(json.dumps(
+        [data_version(benchmark), benchmark.type_slug, config], sort_keys=True, default=str).encode()).hexdigest()[:40]
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    with tempfile.TemporaryDirectory(prefix="dataperf-sample-") as tmp:
+        public = extract_public_data(benchmark, Path(tmp) / "data")
+        path = write_sample(benchmark.type_slug, public, Path(tmp) / "out" / f"{benchmark.slug}-sample-submission",
+                            config)
+        result = (path.name, path.read_bytes())
+    cache.set(key, result, 24 * 3600)
+    return result

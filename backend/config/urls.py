@@ -10,6 +10,7 @@ from backend.challenges import views as challenges_views
 from backend.leaderboards import api as leaderboards_api
 from backend.live import views as live_views
 from backend.submissions import api as submissions_api
+from backend.submissions import limits_api as submissions_limits_api
 from backend.submissions import views as submissions_views
 
 admin.site.site_header = "DataPerf platform administration"
@@ -20,6 +21,9 @@ urlpatterns = [
     path("challenges/<slug:slug>/", challenges_views.challenge_detail, name="challenge-detail"),
     path("challenges/<slug:slug>/<slug:benchmark>/", challenges_views.benchmark_detail, name="benchmark-detail"),
     path("challenges/<slug:slug>/<slug:benchmark>/data.zip", challenges_views.public_data, name="public-data"),
+    path("challenges/<slug:slug>/<slug:benchmark>/sample-submission/", challenges_views.sample_submission,
+         name="sample-submission"),
+    path("docs/<path:name>/", challenges_views.docs_page, name="docs-page"),
     path("challenges/<slug:slug>/<slug:benchmark>/submit/", submissions_views.upload, name="submission-upload"),
     path("submissions/", submissions_views.my_submissions, name="my-submissions"),
     path("submissions/<int:pk>/", submissions_views.submission_detail, name="submission-detail"),
@@ -35,6 +39,8 @@ urlpatterns = [
     path("api/challenges/<slug:slug>/", challenges_api.ChallengeDetailApi.as_view(), name="api-challenge"),
     path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/data/", challenges_api.PublicDataApi.as_view(),
          name="api-public-data"),
+    path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/limits/", submissions_limits_api.AllowanceApi.as_view(),
+         name="api-submission-limits"),
     path("api/challenges/<slug:slug>/leaderboard/", leaderboards_api.ChallengeLeaderboardApi.as_view(),
          name="api-challenge-leaderboard"),
     path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/leaderboard/", leaderboards_api.LeaderboardApi.as_view(),

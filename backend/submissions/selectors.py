@@ -28,3 +28,42 @@ def get_visible_submission(user, pk: int) -> Submission:
 
 def scores_of(submission: Submission) -> dict[str, float | None]:
     return {score.metric: score.value for score in submission.scores.all()}
+
+
+# Statuses that count against a phase's limits (failed and cancelled ones never do).
+COUNTED_STATUSES = (Submission.Status.QUEUED, Submission.Status.RUNNING, Submission.Status.SCORED)
+
+
+def counted_submissions(phase, benchmark, user, team=None) -> QuerySet[Submission]:
+    """The entrant's submissions that count against the phase's limits on this benchmark: the one
+    definition the upload check (services._check_quota) and the "N of M left" figures share."""
+    entrant = {"team": team} if team else {"user": user, "team__isnull": True}
+    return Submission.objects.filter(phase=phase, benchmark=benchmark, status__in=COUNTED_STATUSES,
+                                     is_baseline=False, **entrant)
+
+
+def allowance(phase, benchmark, user, team=None, now=None) -> dict:
+    """How many submissions the entrant has left: ``{"today": {"limit", "used", "left", "next_at"},
+    "total": {"limit", "used", "left"}, "can_submit"}``. "Today" is the rolling 24 hours the upload
+    check uses; ``limit``/``left`` are None when the phase sets no limit; ``next_at`` (UTC) is when
+    the oldest of today's submissions stops counting (only when the daily limit is used up)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    counted = counted_submissions(phase, benchmark, user, team)
+    total_used = counted.count()
+    recent = list(counted.filter(created_at__gte=now - timedelta(days=1)).order_by("created_at")
+                  .values_list("created_at", flat=True))
+    day_limit, total_limit = phase.max_submissions_per_day, phase.max_submissions_total
+    day_left = None if day_limit is None else max(0, day_limit - len(recent))
+    total_left = None if total_limit is None else max(0, total_limit - total_used)
+    if day_left is not None and total_left is not None:
+        day_left = min(day_left, total_left)
+    next_at = recent[0] + timedelta(days=1) if day_left == 0 and recent and total_left != 0 else None
+    return {
+        "today": {"limit": day_limit, "used": len(recent), "left": day_left, "next_at": next_at},
+        "total": {"limit": total_limit, "used": total_used, "left": total_left},
+        "can_submit": phase.is_open(now) and day_left != 0 and total_left != 0,
+    }

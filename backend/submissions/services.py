@@ -28,7 +28,7 @@ from evaluation import cache as problem_cache
 from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
-from . import signals
+from . import selectors, signals
 from .models import Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ TRANSITIONS: dict[str, set[str]] = {
     S.CANCELLED: {S.QUEUED},
 }
 # Statuses that use up a participant's quota: failed and cancelled runs never do.
-COUNTED_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
+COUNTED_STATUSES = selectors.COUNTED_STATUSES
 # Job kinds (backend/jobs): a submission's scoring, one task of a split submission, the slower extras.
 SCORE, SCORE_PART, DETAILS = "score", "score-part", "details"
 
@@ -151,8 +151,7 @@ def _check_file(phase: Phase, benchmark: Benchmark, uploaded_file) -> None:
 
 def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | None) -> None:
     """Called with the entrant's row locked, so concurrent uploads are counted one after another."""
-    entrant = {"team": team} if team else {"user": user, "team__isnull": True}
-    counted = Submission.objects.filter(phase=phase, benchmark=benchmark, status__in=COUNTED_STATUSES, is_baseline=False, **entrant)
+    counted = selectors.counted_submissions(phase, benchmark, user, team)
     who = f"team {team.name}" if team else "you"
     if phase.max_submissions_total is not None and counted.count() >= phase.max_submissions_total:
         raise SubmissionRejected(

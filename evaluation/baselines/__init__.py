@@ -1,7 +1,8 @@
 """Baseline algorithms for every benchmark type, posted as marked baseline rows on the leaderboards.
 
 One module per type (``speech_selection``, ``vision_selection``, ``debugging``, ``valuation``,
-``slicing``, ``training_set``). Each module stands alone - it imports only numpy, scipy,
+``slicing``, ``training_set``; ``test_set.py`` only picks candidates for the test-set starter kit and the
+sample file: it posts no baseline rows, credit needs annotators). Each module stands alone - it imports only numpy, scipy,
 scikit-learn, pandas, pyarrow and PyYAML, never this package - because the closed-division starter
 kits ship it unchanged as ``baselines.py`` (``evaluation.starter_kits.make_starter_kit_zip``) and
 the sandbox has nothing else. Each module's docstring names the idea and the paper it follows.

@@ -1,7 +1,7 @@
 """Starter kits for the closed division: the folders participants download, edit and submit.
 
-Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``, ``valuation/``, ``slicing/``) is a standalone
-folder with
+Every benchmark type has one. Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``,
+``valuation/``, ``slicing/``, ``training_set/``, ``test_set/``) is a standalone folder with
 ``algorithm.py`` (the interface to implement; its default calls the platform's baselines),
 ``run.py`` (loads the official data layout, calls the algorithm, writes the submission; ``--score``
 calls this evaluation library) and a README. The zip adds ``baselines.py``, a copy of the
@@ -66,6 +66,13 @@ KITS: dict[str, StarterKit] = {
         StarterKit("slicing", "slicing",
                    ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
                    "submission.csv", (("max_slices", "--max-slices"),)),
+        StarterKit("training_set", "training-set",
+                   ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
+                   "submission.csv", (("max_train_size", "--max-train-size"),)),
+        # Test-set creation needs a person to check the labels; the kit picks candidates.
+        StarterKit("test_set", "test-set",
+                   ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
+                   "submission.csv", (("max_items", "--max-items"),)),
     )
 }
 

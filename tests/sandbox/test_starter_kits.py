@@ -130,8 +130,38 @@ def write_slicing(root: Path) -> Path:
     return root
 
 
+def write_training_set(root: Path) -> Path:
+    """Two blobs; the first 10 pool rows carry the wrong label."""
+    rng = np.random.default_rng(5)
+    dim = 8
+    labels = np.repeat([0, 1], 40)
+    given = labels.copy()
+    given[:10] = 1 - given[:10]
+    ids = [f"p{i:02d}" for i in range(80)]
+    root.mkdir(parents=True)
+    pd.DataFrame({"id": ids, "encoding": [list(map(float, rng.normal(size=dim) + 6 * label)) for label in labels],
+                  "label": given}).to_parquet(root / "pool.parquet")
+    (root / "baseline.csv").write_text("id\n" + "".join(f"{i}\n" for i in ids[::4]))
+    return root
+
+
+def write_test_set(root: Path) -> Path:
+    rng = np.random.default_rng(6)
+    dim = 8
+    root.mkdir(parents=True)
+    (root / "meta.json").write_text(json.dumps({"class_names": ["cat", "dog"], "display": "text"}))
+    labels = np.repeat([0, 1], 30)
+    pd.DataFrame({"encoding": [list(map(float, rng.normal(size=dim) + 3 * label)) for label in labels],
+                  "label": labels}).to_parquet(root / "reference_train.parquet")
+    pool = rng.normal(size=(40, dim)) * 2 + 1.5
+    pd.DataFrame({"id": [f"item{i:02d}" for i in range(40)], "encoding": [list(map(float, row)) for row in pool],
+                  "display": [f"item {i}" for i in range(40)]}).to_parquet(root / "pool.parquet")
+    return root
+
+
 WRITERS = {"speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging,
-           "valuation": write_valuation, "slicing": write_slicing}
+           "valuation": write_valuation, "slicing": write_slicing, "training_set": write_training_set,
+           "test_set": write_test_set}
 
 
 # --- the zip -----------------------------------------------------------------------------------
@@ -205,7 +235,8 @@ def test_kit_runs_in_the_sandbox_and_reproduces_the_local_run(kind, tmp_path):
     data = WRITERS[kind](tmp_path / "data")
     code = extract_code_archive(make_starter_kit_zip(kind), tmp_path / "code")
     config = {"speech_selection": {"train_size": 25}, "vision_selection": {"max_train_size": 40},
-              "debugging": {}, "valuation": {"model": "logreg"}, "slicing": {"max_slices": 10}}[kind]
+              "debugging": {}, "valuation": {"model": "logreg"}, "slicing": {"max_slices": 10},
+              "training_set": {"max_train_size": 50}, "test_set": {"max_items": 12}}[kind]
     command = kit.command(config)
 
     result = run_in_sandbox(code, command, {"data": data}, tmp_path / "sandbox-out", KIT_LIMITS)
@@ -249,6 +280,19 @@ def _check_shape(kind: str, produced: Path, data: Path) -> None:
         assert rows[0][0] == "id" and 2 <= len(rows[0]) <= 11 and [row[0] for row in rows[1:]] == ids
         errors = [float(max(row[1:], key=float)) > 0 for row in rows[1:]]
         assert errors == [i < 40 for i in range(len(ids))]  # the model's errors (the two blobs) are scored
+    elif kind == "training_set":
+        rows = list(csv.reader(open(produced)))
+        ids = set(pd.read_parquet(data / "pool.parquet")["id"])
+        assert rows[0] == ["id", "label"] and 1 <= len(rows) - 1 <= 50
+        assert {row[0] for row in rows[1:]} <= ids and {row[1] for row in rows[1:]} <= {"0", "1"}
+        kept_wrong = {f"p{i:02d}" for i in range(10)} & {row[0] for row in rows[1:]}
+        assert len(kept_wrong) <= 4, kept_wrong  # confident learning drops flagged rows (a random 50 keeps ~6)
+    elif kind == "test_set":
+        rows = list(csv.reader(open(produced)))
+        ids = set(pd.read_parquet(data / "pool.parquet")["id"])
+        assert rows[0] == ["item_id", "label"] and len(rows) - 1 == 12
+        assert len({row[0] for row in rows[1:]}) == 12 and {row[0] for row in rows[1:]} <= ids
+        assert {row[1] for row in rows[1:]} <= {"cat", "dog"}
     else:
         assert sorted(p.name for p in produced.iterdir()) == ["01g317.txt", "04hgtk-flipped.txt"]
         for ranking in produced.iterdir():

@@ -13,14 +13,27 @@
       const div = document.createElement("div");
       div.className = "curve";
       target.appendChild(div);
+      const names = { submission: "this submission's order", random: "random order", oracle: "oracle (wrong labels first)" };
       const traces = Object.entries(byOrder).map(([name, curve]) => ({
-        x: curve.fixes, y: curve.accuracy, name: name, mode: "lines", line: styles[name] || {},
+        x: curve.fixes, y: curve.accuracy, name: names[name] || name, mode: "lines", line: styles[name] || {},
       }));
       const targetAccuracy = byOrder.submission ? byOrder.submission.target_accuracy : null;
+      if (targetAccuracy !== null && targetAccuracy !== undefined) {
+        // The red dotted line, drawn as a trace so the legend explains it.
+        const xs = traces.flatMap((t) => t.x || []);
+        traces.push({
+          x: [Math.min(...xs, 0), Math.max(...xs, 1)], y: [targetAccuracy, targetAccuracy], mode: "lines",
+          name: "target accuracy (" + targetAccuracy.toFixed(3) + "): the score counts the fixes needed to reach it",
+          line: { color: "#b42318", width: 1.5, dash: "dot" }, hoverinfo: "name",
+        });
+      }
       const layout = {
-        title: { text: "Task " + task, font: { size: 14 } }, height: 280, margin: { t: 36, r: 10, b: 40, l: 50 },
-        xaxis: { title: "labels inspected and fixed" }, yaxis: { title: "test accuracy" },
-        shapes: targetAccuracy === null ? [] : [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: targetAccuracy, y1: targetAccuracy, line: { color: "#b42318", width: 1, dash: "dot" } }],
+        title: { text: "Task " + task, font: { size: 14 } }, height: 400, autosize: true,
+        margin: { t: 36, r: 10, b: 110, l: 60 },
+        // plotly.js 3 takes axis titles as objects (a plain string is ignored).
+        xaxis: { title: { text: "training labels inspected and fixed" } },
+        yaxis: { title: { text: "test accuracy" } },
+        legend: { orientation: "h", x: 0, y: -0.25, yanchor: "top" },
       };
       window.Plotly.newPlot(div, traces, layout, { displayModeBar: false, responsive: true });
     }

@@ -2,7 +2,8 @@
 // round's test set and the best test-set credit earned in the round. Refreshes every 15 seconds.
 (function () {
   const charts = document.querySelectorAll(".ratchet-chart");
-  if (!charts.length || typeof Plotly === "undefined") return;
+  const section = document.getElementById("ratchet");
+  if (!charts.length || !section) return;
 
   function draw(node, data) {
     const rounds = data.rounds.map((r) => r.number);
@@ -36,7 +37,29 @@
     return true;
   }
 
-  charts.forEach(async function (node) {
-    if (await refresh(node)) setInterval(function () { refresh(node); }, 15000);
-  });
+  function start() {
+    charts.forEach(async function (node) {
+      if (await refresh(node)) setInterval(function () { refresh(node); }, 15000);
+    });
+  }
+
+  // plotly.js is 4.8 MB: fetched only when the chart comes into view, not with every challenge page.
+  let requested = false;
+  function loadPlotly() {
+    if (requested) return;
+    requested = true;
+    if (typeof Plotly !== "undefined") { start(); return; }
+    const script = document.createElement("script");
+    script.src = section.dataset.plotly;
+    script.onload = start;
+    document.head.appendChild(script);
+  }
+  if ("IntersectionObserver" in window) {
+    const observer = new IntersectionObserver(function (entries) {
+      if (entries.some((entry) => entry.isIntersecting)) { observer.disconnect(); loadPlotly(); }
+    }, { rootMargin: "200px" });
+    observer.observe(section);
+  } else {
+    loadPlotly();
+  }
 })();
