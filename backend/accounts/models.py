@@ -18,7 +18,9 @@ class User(AbstractUser):
 
     @property
     def is_annotator(self) -> bool:
-        return self.is_organizer or self.role == self.Role.ANNOTATOR
+        """Whether to show the verification tools at all; which queues they reach is per challenge
+        (``Challenge.annotators`` and ``organizers``, ``challenges.selectors.annotates``)."""
+        return self.is_organizer or self.role == self.Role.ANNOTATOR or self.annotated_challenges.exists()
 
 
 class Team(models.Model):

@@ -12,7 +12,7 @@ from . import selectors, services
 
 def _require_annotator(user) -> None:
     if not selectors.can_verify(user):
-        raise PermissionDenied("Only annotators and organizers verify items.")
+        raise PermissionDenied("Only a challenge's annotators and organizers verify items.")
 
 
 @login_required
@@ -20,14 +20,14 @@ def verify_home(request):
     _require_annotator(request.user)
     rows = [{"benchmark": b, "counts": selectors.queue_counts(request.user, b),
              "organizer": challenge_selectors.organizes(request.user, b.challenge)}
-            for b in selectors.test_set_benchmarks(request.user)]
+            for b in selectors.verifiable_benchmarks(request.user)]
     return render(request, "verification/home.html", {"rows": rows})
 
 
 @login_required
 def verify_queue(request, slug: str, benchmark: str):
     _require_annotator(request.user)
-    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    benchmark = selectors.get_verifiable_benchmark(request.user, slug, benchmark)
     return render(request, "verification/queue.html", {
         "benchmark": benchmark, "challenge": benchmark.challenge,
         "threshold": benchmark.effective_config["consensus_threshold"],
