@@ -286,3 +286,23 @@ def organizer_overview(benchmark: Benchmark) -> dict:
 def benchmarks_with_test_sets(benchmarks) -> list[Benchmark]:
     return [b for b in benchmarks if is_test_set(b)]
 
+
+
+# --- organizers: who verified what ----------------------------------------------------------------------
+
+def verifications_by_annotator(challenge) -> dict:
+    """For the challenge's people page: per annotator, their votes by verdict and benchmark, and the most
+    recent votes (item, label, verdict, the item's outcome) — organizers only."""
+    from django.db.models import Count, Max as MaxOf, Q as Where
+
+    votes = Verification.objects.filter(target__benchmark__challenge=challenge)
+    summary = list(votes.values("annotator__username", "is_override").annotate(
+        total=Count("id"),
+        correct=Count("id", filter=Where(verdict=Verification.Verdict.CORRECT)),
+        incorrect=Count("id", filter=Where(verdict=Verification.Verdict.INCORRECT)),
+        flagged=Count("id", filter=Where(verdict=Verification.Verdict.FLAG)),
+        benchmarks=Count("target__benchmark", distinct=True),
+        last=MaxOf("created_at"),
+    ).order_by("-total", "annotator__username"))
+    recent = list(votes.select_related("annotator", "target__benchmark").order_by("-created_at", "-id")[:200])
+    return {"summary": summary, "recent": recent}

@@ -3,9 +3,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.challenges import selectors as challenge_selectors
+from backend.challenges import services as challenge_services
 
 from . import selectors, services
 
@@ -88,3 +89,45 @@ def manage_action(request, slug: str, benchmark: str):
     except (ValueError, benchmark.verification_rounds.model.DoesNotExist):
         messages.error(request, "Refused — the form was incomplete.")
     return redirect("verify-manage", slug=benchmark.challenge.slug, benchmark=benchmark.slug)
+
+
+# --- a challenge's people: organizers add and remove annotators and co-organizers ---------------------
+
+def _organized_challenge(request, slug: str):
+    challenge = challenge_selectors.get_visible_challenge(request.user, slug)
+    if not challenge_selectors.organizes(request.user, challenge):
+        raise PermissionDenied("Only this challenge's organizers manage its people.")
+    return challenge
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def people(request, slug: str):
+    """Who organizes and who verifies the challenge, and who verified what. POST: add or remove."""
+    challenge = _organized_challenge(request, slug)
+    if request.method == "POST":
+        action, role = request.POST.get("action", ""), request.POST.get("role", "")
+        try:
+            if action == "add":
+                user = challenge_services.add_person(challenge, username=request.POST.get("username", ""), role=role)
+                messages.success(request, f"{user.username} is now {'an annotator' if role == 'annotator' else 'an organizer'} "
+                                          f"of {challenge.title}.")
+            elif action == "remove":
+                try:
+                    user_id = int(request.POST.get("user", ""))
+                except ValueError:
+                    raise challenge_services.PeopleRejected("user", "no user was chosen") from None
+                challenge_services.remove_person(challenge, user_id=user_id, role=role, by=request.user)
+                messages.success(request, "Removed.")
+            else:
+                messages.error(request, f"Unknown action {action!r}.")
+        except challenge_services.PeopleRejected as error:
+            messages.error(request, f"Refused — {error.field}: {error.message}")
+        return redirect("challenge-people", slug=challenge.slug)
+    return render(request, "verification/people.html", {
+        "challenge": challenge,
+        "organizers": challenge.organizers.order_by("username"),
+        "annotators": challenge.annotators.order_by("username"),
+        "verifications": selectors.verifications_by_annotator(challenge),
+        "benchmarks": [b for b in challenge.benchmarks.all() if services.is_test_set(b)],
+    })

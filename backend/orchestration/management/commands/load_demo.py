@@ -16,7 +16,11 @@ DEMO_ACCOUNTS = [
     ("organizer", User.Role.ORGANIZER, "demo-organizer-pass", True),
     ("participant", User.Role.PARTICIPANT, "demo-participant-pass", False),
     ("annotator", User.Role.ANNOTATOR, "demo-annotator-pass", False),
+    # Three annotators, so a test-set item can reach consensus (3 matching votes) without an override.
+    ("annotator2", User.Role.ANNOTATOR, "demo-annotator2-pass", False),
+    ("annotator3", User.Role.ANNOTATOR, "demo-annotator3-pass", False),
 ]
+DEMO_ANNOTATORS = [name for name, role, _, _ in DEMO_ACCOUNTS if role == User.Role.ANNOTATOR]
 
 
 class Command(BaseCommand):
@@ -36,6 +40,7 @@ class Command(BaseCommand):
                               "status": Challenge.Status.PUBLISHED},
                 )
                 challenge.organizers.add(organizer)
+                challenge.annotators.add(*(users[name] for name in DEMO_ANNOTATORS))
                 if not challenge.phases.exists():
                     now = timezone.now()
                     for order, phase_spec in enumerate(spec["phases"]):
