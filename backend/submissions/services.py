@@ -27,7 +27,7 @@ from evaluation import cache as problem_cache
 from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
-from . import signals
+from . import notifications, signals
 from .models import Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
@@ -223,6 +223,8 @@ def create_submission(
         raise SubmissionRejected("division", "the closed division is not accepting submissions in this phase")
     if team is not None and not team.members.filter(pk=user.pk).exists():
         raise SubmissionRejected("team", f"you are not a member of team {team.name!r}")
+    if team is not None and team.challenge_id not in (None, challenge.pk):
+        raise SubmissionRejected("team", f"team {team.name!r} belongs to another challenge")
     _check_file(phase, benchmark, uploaded_file)
     signals.checking_upload.send(sender=Submission, phase=phase, benchmark=benchmark, division=division,
                                  code_file=code_file)
@@ -233,9 +235,14 @@ def create_submission(
         with transaction.atomic():
             # Lock the entrant's row so two concurrent uploads cannot both pass the quota check (nor two
             # retries with one idempotency key both create a submission).
+            # The user's row first: joining and leaving teams take it too, so the team an upload counts
+            # against cannot change under it. A member of a team in this challenge always submits as the
+            # team (its limits, its leaderboard row).
+            User.objects.select_for_update().get(pk=user.pk)
+            if not is_baseline:
+                team = _challenge_team(user, challenge, team)
             if team is not None:
                 Team.objects.select_for_update().get(pk=team.pk)
-            User.objects.select_for_update().get(pk=user.pk)
             if (previous := _retried(user, idempotency_key, benchmark)) is not None:
                 previous.was_created = False
                 return previous
@@ -259,6 +266,17 @@ def create_submission(
         raise
     submission.was_created = True
     return submission
+
+
+def _challenge_team(user: User, challenge, chosen: Team | None) -> Team | None:
+    """The team an upload belongs to: the user's team in this challenge when they have one (called with
+    the user's row locked), else the team they chose (an admin-made team without a challenge), else none."""
+    current = Team.objects.filter(challenge=challenge, members=user).first()
+    if current is None:
+        return chosen
+    if chosen is not None and chosen.pk != current.pk:
+        raise SubmissionRejected("team", f"you submit to this challenge as team {current.name!r}, not {chosen.name!r}")
+    return current
 
 
 def _enqueue(submission: Submission) -> None:
@@ -339,6 +357,7 @@ def _give_up(submission_id: int, reason: str, log_text: str, token: str | None =
         submission.log += log_text
         submission.finished_at = timezone.now()
         submission.save()
+        notifications.submission_finished(submission)
 
 
 def record_progress(submission_id: int, token: str, fraction: float, message: str) -> bool:
@@ -371,6 +390,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         submission.save()
         bump_leaderboard(submission.phase_id)
         signals.submission_scored.send(sender=Submission, submission=submission)
+        notifications.submission_finished(submission)
     return True
 
 
@@ -445,6 +465,7 @@ def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text
             submission.log += log_text if log_text.endswith("\n") else log_text + "\n"
         submission.finished_at = timezone.now()
         submission.save()
+        notifications.submission_finished(submission)
     return True
 
 
