@@ -12,7 +12,7 @@ from . import selectors, services
 
 
 def _require_annotator(user) -> None:
-    if not selectors.can_verify(user):
+    if not (selectors.can_verify(user) or user.is_annotator):
         raise PermissionDenied("Only a challenge's annotators and organizers verify items.")
 
 
@@ -28,6 +28,7 @@ def verify_home(request):
 @login_required
 def verify_queue(request, slug: str, benchmark: str):
     _require_annotator(request.user)
+    # Another challenge's annotator: 404, as if there were no queue (they learn nothing about it).
     benchmark = selectors.get_verifiable_benchmark(request.user, slug, benchmark)
     return render(request, "verification/queue.html", {
         "benchmark": benchmark, "challenge": benchmark.challenge,
@@ -120,14 +121,20 @@ def people(request, slug: str):
                 challenge_services.remove_person(challenge, user_id=user_id, role=role, by=request.user)
                 messages.success(request, "Removed.")
             else:
-                messages.error(request, f"Unknown action {action!r}.")
+                raise challenge_services.PeopleRejected("action", f"unknown action {action!r}")
         except challenge_services.PeopleRejected as error:
+            # Shown in the page, answered with the refusal's 4xx (nothing changed).
             messages.error(request, f"Refused — {error.field}: {error.message}")
+            return _people_page(request, challenge, status=error.status_code)
         return redirect("challenge-people", slug=challenge.slug)
+    return _people_page(request, challenge)
+
+
+def _people_page(request, challenge, status: int = 200):
     return render(request, "verification/people.html", {
         "challenge": challenge,
         "organizers": challenge.organizers.order_by("username"),
         "annotators": challenge.annotators.order_by("username"),
         "verifications": selectors.verifications_by_annotator(challenge),
         "benchmarks": [b for b in challenge.benchmarks.all() if services.is_test_set(b)],
-    })
+    }, status=status)
