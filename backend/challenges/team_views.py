@@ -28,17 +28,17 @@ def create_team(request, slug: str):
     if current is not None:
         messages.info(request, f"You are in team {current.name} in this challenge.")
         return redirect("team-detail", pk=current.pk)
-    error = None
+    error, status = None, 200
     if request.method == "POST":
         try:
             team = account_services.create_team(user=request.user, challenge=challenge, name=request.POST.get("name", ""))
         except account_services.TeamRejected as rejected:
-            error = f"{rejected.field}: {rejected.message}"
+            error, status = f"{rejected.field}: {rejected.message}", rejected.status_code
         else:
             messages.success(request, f"Team {team.name} created. Send the invitation link below to your teammates.")
             return redirect("team-detail", pk=team.pk)
     return render(request, "teams/create.html", {"challenge": challenge, "error": error,
-                                                 "name": request.POST.get("name", "")}, status=400 if error else 200)
+                                                 "name": request.POST.get("name", "")}, status=status)
 
 
 @login_required
