@@ -158,3 +158,39 @@ def test_one_team_per_challenge_and_team_pages_are_for_members(speech_challenge,
     assert bob.get(f"/teams/{alpha.pk}/").status_code == 404
     assert bob.post(f"/teams/{alpha.pk}/action/", {"action": "new-link"}).status_code == 404
     assert Client().get(f"/teams/{alpha.pk}/").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_uploads_by_team_members_cannot_exceed_the_team_limit(speech_challenge, users, speech_data_dir):
+    """Four members upload at once against a team limit of 2: the user rows and the team row are locked
+    in one order, so exactly two pass and the others get 429."""
+    import threading
+
+    from django.db import connection
+
+    phase = speech_challenge.phases.get()
+    phase.max_submissions_total = 2
+    phase.save()
+    benchmark = speech_challenge.benchmarks.get()
+    members = [users["alice"], users["bob"]] + [User.objects.create_user(f"m{i}", password="pw") for i in range(2)]
+    team = Team.objects.create(name="Quad", challenge=speech_challenge, created_by=members[0])
+    team.members.add(*members)
+    results, barrier = [], threading.Barrier(len(members))
+
+    def submit(member, seed):
+        try:
+            barrier.wait()
+            services.create_submission(user=member, benchmark=benchmark, uploaded_file=speech_upload(speech_data_dir, seed=seed))
+            results.append("ok")
+        except services.SubmissionRejected as rejected:
+            results.append(rejected.status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit, args=(member, seed)) for seed, member in enumerate(members)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results, key=str) == [429, 429, "ok", "ok"]
+    assert Submission.objects.filter(team=team).count() == 2 and Submission.objects.count() == 2
