@@ -4,6 +4,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from rest_framework.authtoken.models import Token
 
@@ -26,11 +27,15 @@ class SignupForm(UserCreationForm):
 @throttled_page(SignupRateThrottle)
 def signup(request):
     form = SignupForm(request.POST or None)
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
     if request.method == "POST" and form.is_valid():
         user = form.save()  # new accounts are participants; organizers are promoted in the admin
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        # Back to where they came from (e.g. a team's invitation link), if it is a page of this site.
+        if url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+            return redirect(next_url)
         return redirect("home")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form, "next": next_url})
 
 
 @login_required

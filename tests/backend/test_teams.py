@@ -194,3 +194,23 @@ def test_concurrent_uploads_by_team_members_cannot_exceed_the_team_limit(speech_
         thread.join()
     assert sorted(results, key=str) == [429, 429, "ok", "ok"]
     assert Submission.objects.filter(team=team).count() == 2 and Submission.objects.count() == 2
+
+
+def test_a_newcomer_follows_an_invitation_link_signs_up_and_lands_back_on_it(speech_challenge, users):
+    alice = signed_in(users["alice"])
+    team = create_team(alice)
+    link = invite_link(alice, team)
+    visitor = Client()
+    login = visitor.get(link, follow=True)
+    assert login.redirect_chain[-1][0].startswith("/accounts/login/?next=")
+    signup_href = "/accounts/signup/?next=" + link
+    assert f'href="{signup_href}"' in login.content.decode(), (signup_href, [l for l in login.content.decode().splitlines() if "signup" in l])
+    response = visitor.post(f"/accounts/signup/?next={link}", {
+        "username": "erin", "email": "", "password1": "a-long-pass-123", "password2": "a-long-pass-123", "next": link})
+    assert response.status_code == 302 and response.url == link
+    assert visitor.post(link).status_code == 302
+    assert team.members.filter(username="erin").exists()
+    # Somewhere else is not a place to be sent after signing up.
+    other = Client().post("/accounts/signup/", {"username": "finn", "email": "", "password1": "a-long-pass-123",
+                                                "password2": "a-long-pass-123", "next": "https://evil.example/"})
+    assert other.url == "/"
