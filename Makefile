@@ -26,6 +26,7 @@ run: setup
 		--schedule var/celerybeat-schedule > var/log/worker.log 2>&1 & echo $$! > var/worker.pid
 	@echo ""
 	@echo "  DataPerf platform: http://$(HOST):$(PORT)/   (admin: http://$(HOST):$(PORT)/admin/, API docs: /api/docs/)"
+	@echo "  Emails (password resets, notifications) are written to var/mail/ instead of being sent."
 	@echo "  Stop with Ctrl-C."
 	@echo ""
 	@trap 'kill $$(cat var/worker.pid) 2>/dev/null' EXIT INT TERM; \

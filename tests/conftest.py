@@ -98,6 +98,11 @@ def make_challenge(organizer, *, slug="kws", status="published", **phase_fields)
 
     challenge = Challenge.objects.create(slug=slug, title=f"Challenge {slug}", status=status, rules="Be nice.")
     challenge.organizers.add(organizer)
+    # Annotators are per challenge; the suite's annotator accounts verify for every challenge it makes
+    # (tests of the per-challenge rule create their own annotators after the challenge).
+    from backend.accounts.models import User
+
+    challenge.annotators.add(*User.objects.filter(role=User.Role.ANNOTATOR))
     defaults = dict(starts_at=timezone.now() - timedelta(days=1), ends_at=timezone.now() + timedelta(days=30))
     defaults.update(phase_fields)
     Phase.objects.create(challenge=challenge, name="Development", **defaults)

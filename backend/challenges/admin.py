@@ -43,7 +43,7 @@ class ChallengeAdmin(OrganizerScopedAdmin):
     list_display = ("title", "slug", "status", "created_at")
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
-    filter_horizontal = ("organizers",)
+    filter_horizontal = ("organizers", "annotators")
     inlines = [PhaseInline, BenchmarkInline]
     actions = ["publish"]
 

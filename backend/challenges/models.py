@@ -23,6 +23,10 @@ class Challenge(models.Model):
     rules = models.TextField(blank=True, help_text="Shown to participants; plain text, blank lines separate paragraphs.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     organizers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="organized_challenges", blank=True)
+    # Who verifies this challenge's test-set items (besides its organizers). Per challenge: an annotator
+    # of one challenge sees nothing of another's queue.
+    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="annotated_challenges", blank=True,
+                                        help_text="Users who verify this challenge's test-set items.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,7 +13,7 @@ def visible_challenges(user) -> QuerySet[Challenge]:
     if user.is_authenticated and user.is_superuser:
         return qs
     published = Q(status=Challenge.Status.PUBLISHED)
-    if user.is_authenticated and user.is_organizer:
+    if user.is_authenticated:
         return qs.filter(published | Q(organizers=user)).distinct()
     return qs.filter(published)
 
@@ -26,9 +26,26 @@ def get_visible_challenge(user, slug: str) -> Challenge:
 
 
 def organizes(user, challenge: Challenge) -> bool:
+    """The challenge's organizers (its ``organizers`` list) and superusers."""
     if not user.is_authenticated:
         return False
-    return user.is_superuser or (user.is_organizer and challenge.organizers.filter(pk=user.pk).exists())
+    return user.is_superuser or challenge.organizers.filter(pk=user.pk).exists()
+
+
+def annotates(user, challenge: Challenge) -> bool:
+    """Who may verify the challenge's test-set items: its annotators and its organizers."""
+    if not user.is_authenticated:
+        return False
+    return organizes(user, challenge) or challenge.annotators.filter(pk=user.pk).exists()
+
+
+def annotated_challenge_ids(user) -> set[int]:
+    """The challenges whose verification queues the user reaches."""
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return set(Challenge.objects.values_list("pk", flat=True))
+    return set(Challenge.objects.filter(Q(annotators=user) | Q(organizers=user)).values_list("pk", flat=True))
 
 
 def visible_benchmarks(user) -> QuerySet[Benchmark]:

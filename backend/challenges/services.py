@@ -15,6 +15,7 @@ from django.db.models import F
 
 import evaluation
 from backend.core import live
+from backend.core.errors import Rejected
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 
 from .models import Benchmark, Challenge, DatasetArtifact, Phase
@@ -167,3 +168,54 @@ def sample_submission(benchmark: Benchmark) -> tuple[str, bytes]:
         result = (path.name, path.read_bytes())
     cache.set(key, result, 24 * 3600)
     return result
+
+
+# --- people: a challenge's organizers and annotators ------------------------------------------------
+
+class PeopleRejected(Rejected):
+    """A change to a challenge's people the platform refuses."""
+
+
+PEOPLE_ROLES = ("annotator", "organizer")
+
+
+def add_person(challenge: Challenge, *, username: str, role: str):
+    """Add a user (by username) to the challenge's annotators or organizers. A participant added as
+    co-organizer gets the organizer role (their account then shows the organizer tools)."""
+    from backend.accounts.models import User
+
+    if role not in PEOPLE_ROLES:
+        raise PeopleRejected("role", f"unknown role {role!r}; use 'annotator' or 'organizer'")
+    username = (username or "").strip()
+    if not username:
+        raise PeopleRejected("username", "enter the username of an existing account")
+    user = User.objects.filter(username__iexact=username, is_active=True).first()
+    if user is None:
+        raise PeopleRejected("username", f"no active account is named {username!r}; they sign up first", 404)
+    members = challenge.annotators if role == "annotator" else challenge.organizers
+    if members.filter(pk=user.pk).exists():
+        raise PeopleRejected("username", f"{user.username} is already {'an annotator' if role == 'annotator' else 'an organizer'} "
+                                         "of this challenge", 409)
+    with transaction.atomic():
+        members.add(user)
+        if role == "organizer" and user.role == User.Role.PARTICIPANT:
+            user.role = User.Role.ORGANIZER
+            user.save(update_fields=["role"])
+    return user
+
+
+def remove_person(challenge: Challenge, *, user_id: int, role: str, by) -> None:
+    """Remove an annotator or co-organizer. A challenge always keeps at least one organizer. Votes an
+    annotator already cast stay (they are part of the verdicts)."""
+    if role not in PEOPLE_ROLES:
+        raise PeopleRejected("role", f"unknown role {role!r}; use 'annotator' or 'organizer'")
+    with transaction.atomic():
+        Challenge.objects.select_for_update().get(pk=challenge.pk)
+        members = challenge.annotators if role == "annotator" else challenge.organizers
+        user = members.filter(pk=user_id).first()
+        if user is None:
+            raise PeopleRejected("user", f"that user is not {'an annotator' if role == 'annotator' else 'an organizer'} "
+                                         "of this challenge", 404)
+        if role == "organizer" and challenge.organizers.count() <= 1:
+            raise PeopleRejected("user", "a challenge needs at least one organizer; add another one first", 409)
+        members.remove(user)

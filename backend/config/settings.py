@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "backend.accounts.context_processors.notifications",
             ],
         },
     },
@@ -136,6 +137,26 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
+
+# Email (password resets, "your submission was scored / failed"). Production: SMTP from EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL. The embedded mode
+# (no DATABASE_URL and no EMAIL_HOST) writes each email as a file under var/mail/ instead of sending it.
+EMAIL_FILE_PATH = Path(os.environ.get("DJANGO_EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_BACKEND = os.environ.get("DJANGO_EMAIL_BACKEND") or (
+    "django.core.mail.backends.filebased.EmailBackend" if EMBEDDED and not os.environ.get("EMAIL_HOST")
+    else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "DataPerf platform <noreply@localhost>")
+# The site's address, for links in emails written outside a request (notifications from workers).
+SITE_URL = os.environ.get("DATAPERF_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# An invitation link to a team works this many days (or until the team makes a new one or revokes it).
+TEAM_INVITE_DAYS = env_int("TEAM_INVITE_DAYS", 7)
 # Files (datasets, submissions) go through Django's storage API only; an S3-compatible backend
 # can replace "default" here without code changes. Media is never served by URL: downloads go
 # through permission-checked views.

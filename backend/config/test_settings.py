@@ -37,3 +37,8 @@ if os.environ.get("DATAPERF_TEST_WORKER") == "1":
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+# Email as files under the shared test directory, also from worker processes (the test process itself
+# uses Django's in-memory outbox, set by the test runner).
+EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+EMAIL_FILE_PATH = VAR_DIR / "mail"

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from backend.accounts import api as accounts_api
 from backend.accounts import views as accounts_views
 from backend.challenges import api as challenges_api
+from backend.challenges import team_views
 from backend.challenges import views as challenges_views
 from backend.leaderboards import api as leaderboards_api
 from backend.live import views as live_views
@@ -31,6 +32,20 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/token/", accounts_views.api_token, name="api-token"),
+    path("accounts/profile/", accounts_views.profile, name="profile"),
+    path("accounts/notifications/", accounts_views.notifications, name="notifications"),
+    # Password reset by email: Django's views with the site's templates (registration/password_reset_*).
+    path("accounts/password-reset/", auth_views.PasswordResetView.as_view(
+        email_template_name="registration/password_reset_email.txt",
+        subject_template_name="registration/password_reset_subject.txt"), name="password_reset"),
+    path("accounts/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path("accounts/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
+    path("accounts/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    # Teams: create in a challenge, the team's page (members, invitation link), join by link, leave.
+    path("teams/new/<slug:slug>/", team_views.create_team, name="team-create"),
+    path("teams/<int:pk>/", team_views.team_detail, name="team-detail"),
+    path("teams/<int:pk>/action/", team_views.team_action, name="team-action"),
+    path("teams/join/<str:token>/", team_views.join_team, name="team-join"),
     path("admin/", admin.site.urls),
     # API
     path("api/auth/token/", accounts_api.AuthTokenApi.as_view(), name="api-auth-token"),

@@ -6,6 +6,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts import services as account_services
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.errors import Rejected
@@ -40,6 +41,9 @@ class AllowanceOutput(serializers.Serializer):
 
 
 def allowance_data(user, benchmark, team=None) -> dict:
+    """The figures for the entrant an upload would count against: a member of a team in this
+    challenge always submits as that team (``services._challenge_team``)."""
+    team = account_services.team_in(user, benchmark.challenge_id) or team
     phase = challenge_selectors.current_phase(benchmark.challenge)
     data = {"phase": phase.name if phase else None, "phase_open": bool(phase and phase.is_open()),
             "starts_at": phase.starts_at if phase else None, "ends_at": phase.ends_at if phase else None,

@@ -28,7 +28,7 @@ from evaluation import cache as problem_cache
 from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
-from . import selectors, signals
+from . import notifications, selectors, signals
 from .models import Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,8 @@ def create_submission(
         raise SubmissionRejected("division", "the closed division is not accepting submissions in this phase")
     if team is not None and not team.members.filter(pk=user.pk).exists():
         raise SubmissionRejected("team", f"you are not a member of team {team.name!r}")
+    if team is not None and team.challenge_id not in (None, challenge.pk):
+        raise SubmissionRejected("team", f"team {team.name!r} belongs to another challenge")
     _check_file(phase, benchmark, uploaded_file)
     signals.checking_upload.send(sender=Submission, phase=phase, benchmark=benchmark, division=division,
                                  code_file=code_file)
@@ -239,9 +241,14 @@ def create_submission(
         with transaction.atomic():
             # Lock the entrant's row so two concurrent uploads cannot both pass the quota check (nor two
             # retries with one idempotency key both create a submission).
+            # The user's row first: joining and leaving teams take it too, so the team an upload counts
+            # against cannot change under it. A member of a team in this challenge always submits as the
+            # team (its limits, its leaderboard row).
+            User.objects.select_for_update().get(pk=user.pk)
+            if not is_baseline:
+                team = _challenge_team(user, challenge, team)
             if team is not None:
                 Team.objects.select_for_update().get(pk=team.pk)
-            User.objects.select_for_update().get(pk=user.pk)
             if (previous := _retried(user, idempotency_key, benchmark)) is not None:
                 previous.was_created = False
                 return previous
@@ -265,6 +272,17 @@ def create_submission(
         raise
     submission.was_created = True
     return submission
+
+
+def _challenge_team(user: User, challenge, chosen: Team | None) -> Team | None:
+    """The team an upload belongs to: the user's team in this challenge when they have one (called with
+    the user's row locked), else the team they chose (an admin-made team without a challenge), else none."""
+    current = Team.objects.filter(challenge=challenge, members=user).first()
+    if current is None:
+        return chosen
+    if chosen is not None and chosen.pk != current.pk:
+        raise SubmissionRejected("team", f"you submit to this challenge as team {current.name!r}, not {chosen.name!r}")
+    return current
 
 
 def _enqueue(submission: Submission) -> None:
@@ -347,6 +365,7 @@ def _give_up(submission_id: int, reason: str, log_text: str, token: str | None =
         submission.finished_at = timezone.now()
         submission.save()
         _changed(submission.pk)
+        notifications.submission_finished(submission)
 
 
 def record_progress(submission_id: int, token: str, fraction: float, message: str) -> bool:
@@ -383,6 +402,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         bump_leaderboard(submission.phase_id)
         _changed(submission.pk)
         signals.submission_scored.send(sender=Submission, submission=submission)
+        notifications.submission_finished(submission)
     return True
 
 
@@ -461,6 +481,7 @@ def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text
         submission.finished_at = timezone.now()
         submission.save()
         _changed(submission.pk)
+        notifications.submission_finished(submission)
     return True
 
 

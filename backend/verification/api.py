@@ -109,7 +109,7 @@ class NextItemApi(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, slug: str, benchmark: str):
-        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        benchmark = selectors.get_verifiable_benchmark(request.user, slug, benchmark)
         target = selectors.next_target(request.user, benchmark)
         problem = selectors.problem_of(benchmark)
         return Response({
@@ -130,7 +130,7 @@ class VoteApi(APIView):
 
     @extend_schema(request=VerdictInput, responses=OpenApiTypes.OBJECT)
     def post(self, request, slug: str, benchmark: str, pk: int):
-        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        benchmark = selectors.get_verifiable_benchmark(request.user, slug, benchmark)
         target = selectors.get_target(benchmark, pk)
         data = VerdictInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,7 +1,7 @@
 """Reads of the verification app, scoped by the caller's role.
 
-* Annotators and organizers (``user.is_annotator``) reach the verification queue of any test-set
-  benchmark they can see; never their own items, never an item twice.
+* A challenge's annotators and organizers (``challenges.selectors.annotates``) reach the verification
+  queue of its test-set benchmarks; others get 404. Never their own items, never an item twice.
 * Only a challenge's organizers see agreement statistics, proposers and overrides.
 * Participants see the pool and their own proposals; other participants' proposals and verdicts
   only once the phase has ended.
@@ -30,11 +30,26 @@ POOL_PAGE_SIZE = 24
 
 
 def can_verify(user) -> bool:
-    return bool(user.is_authenticated and user.is_annotator)
+    """Whether the user verifies for at least one challenge (the queue index and the API's first check)."""
+    return bool(challenge_selectors.annotated_challenge_ids(user))
 
 
 def test_set_benchmarks(user) -> list[Benchmark]:
     return [b for b in challenge_selectors.visible_benchmarks(user) if is_test_set(b)]
+
+
+def verifiable_benchmarks(user) -> list[Benchmark]:
+    """The test-set benchmarks whose queues the user reaches (their challenges' annotator or organizer)."""
+    allowed = challenge_selectors.annotated_challenge_ids(user)
+    return [b for b in test_set_benchmarks(user) if b.challenge_id in allowed]
+
+
+def get_verifiable_benchmark(user, challenge_slug: str, benchmark_slug: str) -> Benchmark:
+    """A test-set benchmark the user verifies for; 404 for everyone else (also other challenges' annotators)."""
+    benchmark = get_test_set_benchmark(user, challenge_slug, benchmark_slug)
+    if not challenge_selectors.annotates(user, benchmark.challenge):
+        raise Http404("No verification queue here for you.")
+    return benchmark
 
 
 def get_test_set_benchmark(user, challenge_slug: str, benchmark_slug: str) -> Benchmark:
@@ -271,3 +286,23 @@ def organizer_overview(benchmark: Benchmark) -> dict:
 def benchmarks_with_test_sets(benchmarks) -> list[Benchmark]:
     return [b for b in benchmarks if is_test_set(b)]
 
+
+
+# --- organizers: who verified what ----------------------------------------------------------------------
+
+def verifications_by_annotator(challenge) -> dict:
+    """For the challenge's people page: per annotator, their votes by verdict and benchmark, and the most
+    recent votes (item, label, verdict, the item's outcome) — organizers only."""
+    from django.db.models import Count, Max as MaxOf, Q as Where
+
+    votes = Verification.objects.filter(target__benchmark__challenge=challenge)
+    summary = list(votes.values("annotator__username", "is_override").annotate(
+        total=Count("id"),
+        correct=Count("id", filter=Where(verdict=Verification.Verdict.CORRECT)),
+        incorrect=Count("id", filter=Where(verdict=Verification.Verdict.INCORRECT)),
+        flagged=Count("id", filter=Where(verdict=Verification.Verdict.FLAG)),
+        benchmarks=Count("target__benchmark", distinct=True),
+        last=MaxOf("created_at"),
+    ).order_by("-total", "annotator__username"))
+    recent = list(votes.select_related("annotator", "target__benchmark").order_by("-created_at", "-id")[:200])
+    return {"summary": summary, "recent": recent}

@@ -293,9 +293,9 @@ def record_vote(*, user: User, target: Target, verdict: str, corrected_label: st
     """One annotator's vote. Resolves the target once ``consensus_threshold`` votes match (exactly once,
     even when the last votes arrive together); late votes on a resolved target are kept for the
     agreement statistics but change nothing."""
-    if not (user.is_authenticated and user.is_annotator):
-        raise VerificationRejected("user", "only annotators and organizers verify items", 403)
     benchmark = target.benchmark
+    if not challenge_selectors.annotates(user, benchmark.challenge):
+        raise VerificationRejected("user", "only this challenge's annotators and organizers verify its items", 403)
     config = benchmark.effective_config
     class_names = submission_services.load_benchmark_problem(benchmark).class_names
     verdict, corrected_label, reason = _clean_verdict(target, verdict, corrected_label, reason, class_names)

@@ -6,6 +6,7 @@ from . import api, views
 _B = "<slug:slug>/<slug:benchmark>"
 
 urlpatterns = [
+    path("organize/<slug:slug>/people/", views.people, name="challenge-people"),
     path("verify/", views.verify_home, name="verify-home"),
     path(f"verify/{_B}/", views.verify_queue, name="verify-queue"),
     path(f"verify/{_B}/manage/", views.manage, name="verify-manage"),

@@ -3,16 +3,17 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.challenges import selectors as challenge_selectors
+from backend.challenges import services as challenge_services
 
 from . import selectors, services
 
 
 def _require_annotator(user) -> None:
-    if not selectors.can_verify(user):
-        raise PermissionDenied("Only annotators and organizers verify items.")
+    if not (selectors.can_verify(user) or user.is_annotator):
+        raise PermissionDenied("Only a challenge's annotators and organizers verify items.")
 
 
 @login_required
@@ -20,14 +21,15 @@ def verify_home(request):
     _require_annotator(request.user)
     rows = [{"benchmark": b, "counts": selectors.queue_counts(request.user, b),
              "organizer": challenge_selectors.organizes(request.user, b.challenge)}
-            for b in selectors.test_set_benchmarks(request.user)]
+            for b in selectors.verifiable_benchmarks(request.user)]
     return render(request, "verification/home.html", {"rows": rows})
 
 
 @login_required
 def verify_queue(request, slug: str, benchmark: str):
     _require_annotator(request.user)
-    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    # Another challenge's annotator: 404, as if there were no queue (they learn nothing about it).
+    benchmark = selectors.get_verifiable_benchmark(request.user, slug, benchmark)
     return render(request, "verification/queue.html", {
         "benchmark": benchmark, "challenge": benchmark.challenge,
         "threshold": benchmark.effective_config["consensus_threshold"],
@@ -88,3 +90,51 @@ def manage_action(request, slug: str, benchmark: str):
     except (ValueError, benchmark.verification_rounds.model.DoesNotExist):
         messages.error(request, "Refused — the form was incomplete.")
     return redirect("verify-manage", slug=benchmark.challenge.slug, benchmark=benchmark.slug)
+
+
+# --- a challenge's people: organizers add and remove annotators and co-organizers ---------------------
+
+def _organized_challenge(request, slug: str):
+    challenge = challenge_selectors.get_visible_challenge(request.user, slug)
+    if not challenge_selectors.organizes(request.user, challenge):
+        raise PermissionDenied("Only this challenge's organizers manage its people.")
+    return challenge
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def people(request, slug: str):
+    """Who organizes and who verifies the challenge, and who verified what. POST: add or remove."""
+    challenge = _organized_challenge(request, slug)
+    if request.method == "POST":
+        action, role = request.POST.get("action", ""), request.POST.get("role", "")
+        try:
+            if action == "add":
+                user = challenge_services.add_person(challenge, username=request.POST.get("username", ""), role=role)
+                messages.success(request, f"{user.username} is now {'an annotator' if role == 'annotator' else 'an organizer'} "
+                                          f"of {challenge.title}.")
+            elif action == "remove":
+                try:
+                    user_id = int(request.POST.get("user", ""))
+                except ValueError:
+                    raise challenge_services.PeopleRejected("user", "no user was chosen") from None
+                challenge_services.remove_person(challenge, user_id=user_id, role=role, by=request.user)
+                messages.success(request, "Removed.")
+            else:
+                raise challenge_services.PeopleRejected("action", f"unknown action {action!r}")
+        except challenge_services.PeopleRejected as error:
+            # Shown in the page, answered with the refusal's 4xx (nothing changed).
+            messages.error(request, f"Refused — {error.field}: {error.message}")
+            return _people_page(request, challenge, status=error.status_code)
+        return redirect("challenge-people", slug=challenge.slug)
+    return _people_page(request, challenge)
+
+
+def _people_page(request, challenge, status: int = 200):
+    return render(request, "verification/people.html", {
+        "challenge": challenge,
+        "organizers": challenge.organizers.order_by("username"),
+        "annotators": challenge.annotators.order_by("username"),
+        "verifications": selectors.verifications_by_annotator(challenge),
+        "benchmarks": [b for b in challenge.benchmarks.all() if services.is_test_set(b)],
+    }, status=status)

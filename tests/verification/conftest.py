@@ -93,11 +93,16 @@ def plain_pairs(benchmark, n):
     return [(item, suite.majority(item)) for item in sorted(suite.index)[:n]]
 
 
-def make_annotators(count, prefix="annot"):
+def make_annotators(count, prefix="annot", challenges=None):
+    """Annotator accounts added to ``challenges`` (default: every challenge made so far)."""
     from backend.accounts.models import User
+    from backend.challenges.models import Challenge
 
-    return [User.objects.create_user(username=f"{prefix}{next(_counter)}", password="pw", role=User.Role.ANNOTATOR)
-            for _ in range(count)]
+    annotators = [User.objects.create_user(username=f"{prefix}{next(_counter)}", password="pw", role=User.Role.ANNOTATOR)
+                  for _ in range(count)]
+    for challenge in (Challenge.objects.all() if challenges is None else challenges):
+        challenge.annotators.add(*annotators)
+    return annotators
 
 
 def target_of(benchmark, item, label):

@@ -16,7 +16,11 @@ DEMO_ACCOUNTS = [
     ("organizer", User.Role.ORGANIZER, "demo-organizer-pass", True),
     ("participant", User.Role.PARTICIPANT, "demo-participant-pass", False),
     ("annotator", User.Role.ANNOTATOR, "demo-annotator-pass", False),
+    # Three annotators, so a test-set item can reach consensus (3 matching votes) without an override.
+    ("annotator2", User.Role.ANNOTATOR, "demo-annotator2-pass", False),
+    ("annotator3", User.Role.ANNOTATOR, "demo-annotator3-pass", False),
 ]
+DEMO_ANNOTATORS = [name for name, role, _, _ in DEMO_ACCOUNTS if role == User.Role.ANNOTATOR]
 
 
 class Command(BaseCommand):
@@ -26,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-baselines", action="store_true", help="do not queue baseline submissions")
 
     def handle(self, *args, no_baselines=False, **options):
-        users = {name: self._account(name, role, password, staff) for name, role, password, staff in DEMO_ACCOUNTS}
+        users = self.accounts()
         organizer = users["organizer"]
         with tempfile.TemporaryDirectory() as tmp:
             for spec in demo.CHALLENGES:
@@ -35,7 +39,7 @@ class Command(BaseCommand):
                     defaults={"title": spec["title"], "summary": spec["summary"], "rules": spec["rules"],
                               "status": Challenge.Status.PUBLISHED},
                 )
-                challenge.organizers.add(organizer)
+                self.add_people(challenge, users)
                 if not challenge.phases.exists():
                     now = timezone.now()
                     for order, phase_spec in enumerate(spec["phases"]):
@@ -67,6 +71,15 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo ready. Accounts (demo only):"))
         for name, role, password, _ in DEMO_ACCOUNTS:
             self.stdout.write(f"  {role:12s} user {name!r:14s} password {password!r}")
+
+    def accounts(self) -> dict:
+        return {name: self._account(name, role, password, staff) for name, role, password, staff in DEMO_ACCOUNTS}
+
+    @staticmethod
+    def add_people(challenge, users) -> None:
+        """The demo organizer organizes, and the three demo annotators verify, every demo challenge."""
+        challenge.organizers.add(users["organizer"])
+        challenge.annotators.add(*(users[name] for name in DEMO_ANNOTATORS))
 
     def _account(self, name, role, password, staff):
         user, created = User.objects.get_or_create(username=name, defaults={"role": role, "is_staff": staff})
