@@ -178,7 +178,8 @@ FAST_JOB_TIMINGS = {"JOBS_HEARTBEAT_SECONDS": "1", "JOBS_STALE_AFTER_SECONDS": "
 
 class Worker:
     """A `celery worker` subprocess on the configured broker, against the test database. With ``beat``
-    it also runs the beat (the job sweep), as production's beat service does."""
+    a separate `celery beat` process sends the job sweep, as production's beat service does (separate,
+    so killing the worker's pool processes never kills the beat with them)."""
 
     def __init__(self, concurrency: int = 1, extra_env: dict | None = None, beat: bool = True):
         env = _worker_env()
@@ -189,13 +190,17 @@ class Worker:
         name = f"worker-{time.time_ns()}"
         self.log_path = log_dir / f"{name}.log"
         self.log = self.log_path.open("w")
-        beat_args = ["-B", "-s", str(log_dir / f"{name}-beat-schedule")] if beat else []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "-Q", "evaluation,sandbox,default,sweep",
              "-c", str(concurrency), "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-n", f"test-{time.time_ns()}@%h", *beat_args],
+             "-n", f"test-{time.time_ns()}@%h"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
+        self.beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "backend.config", "beat", "--loglevel=INFO",
+             "-s", str(log_dir / f"{name}-beat-schedule")],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+        ) if beat else None
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60) -> None:
@@ -213,19 +218,22 @@ class Worker:
         return [int(pid) for pid in out.split()]
 
     def kill(self) -> None:
-        """SIGKILL the whole worker (main process, pool and beat), as the OOM killer or a lost machine does."""
+        """SIGKILL the whole worker (main process and pool), as the OOM killer or a lost machine does.
+        The beat, a service of its own, keeps running."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        for process in (self.process, self.beat):
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
         self.log.close()
 
 
