@@ -167,9 +167,11 @@ CACHES = {
 }
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers an unauthenticated request with the first class's WWW-Authenticate
+    # header, so a missing token is a 401 ("Token") rather than the session class's 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny unless a view says otherwise.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,6 +1,7 @@
 """Leaderboard API: ranked rows, and a cheap version check for live pages."""
 import csv
 import io
+import math
 import re
 
 from django.http import Http404, HttpResponse
@@ -91,26 +92,60 @@ def _csv_response(filename: str, header: list[str], rows: list[list]) -> HttpRes
     return response
 
 
+MAX_WEIGHT = 1000.0
+
+
+def weights_param(params, name: str, slugs: list[str]) -> dict[str, float]:
+    """``?weights=slug:number,slug:number`` (what the page's sliders set): the weight of each named
+    benchmark; a 400 naming the parameter for an unknown benchmark, a repeated one, or a weight that is
+    not a number in [0, MAX_WEIGHT]. The aggregate then normalises them exactly as the page does
+    (``selectors.weighted_aggregate``)."""
+    raw = text_param(params, name, max_chars=2000).strip()
+    if not raw:
+        return {}
+    weights: dict[str, float] = {}
+    for item in raw.split(","):
+        slug, sep, number = item.partition(":")
+        slug, number = slug.strip(), number.strip()
+        if not sep or not slug:
+            raise Rejected(name, f"{item[:40]!r} is not benchmark:weight (e.g. {slugs[0] if slugs else 'slug'}:1.5)")
+        if slug not in slugs:
+            raise Rejected(name, f"{slug[:40]!r} is not a benchmark of this challenge (benchmarks: {', '.join(slugs)})")
+        if slug in weights:
+            raise Rejected(name, f"{slug!r} is given twice")
+        try:
+            value = float(number)
+        except ValueError:
+            raise Rejected(name, f"the weight of {slug!r}, {number[:40]!r}, is not a number") from None
+        if not math.isfinite(value) or not 0 <= value <= MAX_WEIGHT:
+            raise Rejected(name, f"the weight of {slug!r} must be between 0 and {MAX_WEIGHT:g}, not {number[:40]}")
+        weights[slug] = value
+    return weights
+
+
 class ChallengeLeaderboardApi(APIView):
     """All benchmarks of a challenge combined: raw and normalised primary scores, default weights,
-    aggregate ranking. ``?export=csv`` downloads it as CSV."""
+    aggregate ranking. ``?weights=`` re-weights it (the page's sliders); ``?export=csv|json`` downloads it."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
         OpenApiParameter("export", str, enum=["csv", "json"], description="download as a file"),
+        OpenApiParameter("weights", str, description="benchmark weights for the aggregate, e.g. `en-25:1,debug:3` "
+                         "(each between 0 and 1000; benchmarks not named keep the organizer's weight)"),
     ])
     def get(self, request, slug: str):
         phase_id = id_param(request.query_params, "phase")
         export = choice_param(request.query_params, "export", ["csv", "json"])
         challenge = challenge_selectors.get_visible_challenge(request.user, slug)
+        weights = weights_param(request.query_params, "weights", list(challenge.benchmarks.values_list("slug", flat=True)))
         phase = challenge.phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(challenge)
         if phase is None:
             raise Http404("No such phase.")
         if not selectors.can_view_leaderboard(request.user, phase):
             return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
-        board = selectors.challenge_leaderboard(phase, request.user)
+        board = selectors.challenge_leaderboard(phase, request.user, weights)
         board["version"] = selectors.version_for_viewer(board["rows"], phase, request.user,
                                                         selectors.leaderboard_version(phase))
         if export == "csv":

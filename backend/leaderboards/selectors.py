@@ -231,9 +231,12 @@ def weighted_aggregate(normalized: dict[str, dict[str, float]], weights: dict[st
     return {e: sum(max(weights[b], 0.0) * normalized[b].get(e, 0.0) for b in normalized) / total for e in entrants}
 
 
-def challenge_leaderboard(phase: Phase, user) -> dict:
-    """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, with the
-    organizer's default weights and the aggregate ranking."""
+def challenge_leaderboard(phase: Phase, user, weights: dict[str, float] | None = None) -> dict:
+    """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, and the
+    aggregate ranking with the organizer's default weights — or with ``weights`` (benchmark slug ->
+    weight, e.g. the page's sliders for an export; benchmarks not named keep the organizer's weight).
+    Each column's ``weight`` is the one used, ``default_weight`` the organizer's."""
+    weights = weights or {}
     benchmarks = list(phase.challenge.benchmarks.all())
     hidden = is_hidden_for(user, phase)
     entrants: dict[str, dict] = {}
@@ -243,7 +246,8 @@ def challenge_leaderboard(phase: Phase, user) -> dict:
         benchmark_type = benchmark.benchmark_type
         metric = benchmark_type.metric(benchmark_type.primary_metric)
         columns.append({"slug": benchmark.slug, "title": benchmark.title, "metric": metric.label,
-                        "higher_is_better": metric.higher_is_better, "weight": benchmark.weight})
+                        "higher_is_better": metric.higher_is_better,
+                        "weight": weights.get(benchmark.slug, benchmark.weight), "default_weight": benchmark.weight})
         rows = rows_for_viewer(leaderboard_rows(phase, benchmark), phase, user)
         raw[benchmark.slug] = {}
         for row in rows:

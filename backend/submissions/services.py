@@ -19,7 +19,7 @@ from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
 from backend.challenges.services import bump_leaderboard
-from backend.core.errors import Rejected
+from backend.core.errors import NON_FIELD, Rejected
 from backend.core.files import sha256_of
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
@@ -121,6 +121,23 @@ def _display_name(uploaded_name: str) -> str:
     return name
 
 
+def local_copy(submission: Submission, directory: Path) -> Path:
+    """Copy a stored submission's file into ``directory`` under the participant's own file name, so
+    every message a validator or scorer writes about it quotes the name they uploaded (a copy named
+    ``submission.json`` made every worker-side error name that file instead)."""
+    name = _display_name(submission.original_name)
+    suffix = Path(submission.file.name).suffix
+    if suffix and not name.lower().endswith(suffix.lower()):
+        name += suffix  # the validators choose the reader by suffix; the stored name's is the checked one
+    folder = Path(directory) / "upload"  # its own folder: no participant's name can meet a file of ours
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    with submission.file.open("rb") as src, path.open("wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            dst.write(chunk)
+    return path
+
+
 def _short(message: str, limit: int = 600) -> str:
     """Every validator cuts the values it echoes; this keeps any message one screen long regardless."""
     return message if len(message) <= limit else message[:limit] + "…"
@@ -148,8 +165,8 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
     counted = Submission.objects.filter(phase=phase, benchmark=benchmark, status__in=COUNTED_STATUSES, is_baseline=False, **entrant)
     who = f"team {team.name}" if team else "you"
     if phase.max_submissions_total is not None and counted.count() >= phase.max_submissions_total:
-        raise SubmissionRejected(
-            "file", f"{who} already made {phase.max_submissions_total} submissions to this benchmark in this phase "
+        raise SubmissionRejected(  # about the entrant, not the file: a sentence of its own
+            NON_FIELD, f"{who} already made {phase.max_submissions_total} submissions to this benchmark in this phase "
             f"(the total limit); failed and cancelled ones do not count", 429,
         )
     if phase.max_submissions_per_day is not None:
@@ -158,7 +175,7 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
         if len(recent) >= phase.max_submissions_per_day:
             next_slot = recent[0] + timedelta(days=1)
             raise SubmissionRejected(
-                "file", f"daily limit reached: {len(recent)} submissions in the last 24 hours (limit "
+                NON_FIELD, f"daily limit reached: {len(recent)} submissions in the last 24 hours (limit "
                 f"{phase.max_submissions_per_day}); the next one is possible at {next_slot:%Y-%m-%d %H:%M} UTC", 429,
             )
 
@@ -517,9 +534,7 @@ def accept_discovered_slice(submission: Submission, *, label: str, name: str, by
         raise SubmissionRejected("submission", "only slicing submissions have slices to accept")
     problem = load_benchmark_problem(benchmark)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"submission{Path(submission.file.name).suffix}"
-        with submission.file.open("rb") as src:
-            path.write_bytes(src.read())
+        path = local_copy(submission, Path(tmp))
         try:
             solution = benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
             members = slicing.submitted_slice_members(problem, solution, label)

@@ -27,7 +27,7 @@ def upload(request, slug: str, benchmark: str):
             code_file=request.FILES.get("code"),
         )
     except services.SubmissionRejected as rejected:
-        messages.error(request, f"Submission rejected — {rejected.field}: {rejected.message}")
+        messages.error(request, f"Submission rejected — {rejected.sentence}")
         return redirect("benchmark-detail", slug=slug, benchmark=benchmark.slug)
     if services.waiting_for_queue(submission):
         messages.info(request, services.QUEUE_DOWN_MESSAGE)
