@@ -58,11 +58,13 @@ class LeaderboardApi(APIView):
         if export == "csv":
             phase.leaderboard_version = version
             rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
-            keys = [c.key for c in selectors.columns_for(benchmark)]
+            columns = selectors.columns_for(benchmark)
+            keys = [c.key for c in columns]
+            integer = {c.key for c in columns if c.integer}
             return _csv_response(
                 f"{benchmark.challenge.slug}-{benchmark.slug}-leaderboard.csv",
                 ["rank", "entrant", "baseline", "division", "submitted_at", *keys, "environment"],
-                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[r["metrics"][k] for k in keys],
+                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[_count(r["metrics"][k]) if k in integer else r["metrics"][k] for k in keys],
                   r.get("environment", "")] for r in rows])
         if not hidden and since is not None and since == str(version):
             return Response({"changed": False, "version": version})
@@ -77,9 +79,15 @@ class LeaderboardApi(APIView):
             "version": version,
             "hidden": hidden,
             "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
-            "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better} for c in columns],
+            "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "integer": c.integer}
+                        for c in columns],
             "rows": [{k: v for k, v in row.items() if k not in ("user_id", "team_id", "entrant_key")} for row in rows],
         })
+
+
+def _count(value):
+    """A count column's value as a whole number (scores are stored as floats)."""
+    return None if value is None else int(round(value))
 
 
 def _csv_response(filename: str, header: list[str], rows: list[list]) -> HttpResponse:
