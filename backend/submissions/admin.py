@@ -3,7 +3,10 @@ from django.contrib import admin, messages
 from backend.challenges.admin import OrganizerScopedAdmin
 
 from . import services
-from .models import Score, Submission
+from backend.challenges.models import Phase
+from backend.challenges.services import bump_leaderboard
+
+from .models import FinalSelection, Score, Submission
 
 
 class ScoreInline(admin.TabularInline):
@@ -42,3 +45,30 @@ class SubmissionAdmin(OrganizerScopedAdmin):
             except services.InvalidTransition as error:
                 self.message_user(request, f"#{submission.pk}: {error}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} submission(s).", messages.SUCCESS)
+
+
+@admin.register(FinalSelection)
+class FinalSelectionAdmin(OrganizerScopedAdmin):
+    """A phase where participants choose which submissions count (off unless a row exists here)."""
+
+    challenge_path = "phase__challenge"
+    list_display = ("phase", "max_selected")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "phase" and not request.user.is_superuser:
+            kwargs["queryset"] = Phase.objects.filter(challenge__organizers=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_leaderboard(obj.phase_id)  # rows are now picked among selected submissions
+
+    def delete_model(self, request, obj):
+        phase_id = obj.phase_id
+        super().delete_model(request, obj)
+        bump_leaderboard(phase_id)
+
+    def delete_queryset(self, request, queryset):
+        phase_ids = list(queryset.values_list("phase_id", flat=True))
+        super().delete_queryset(request, queryset)
+        bump_leaderboard(*phase_ids)

@@ -28,7 +28,7 @@ from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
 from . import signals
-from .models import Score, Submission, SubmissionPart
+from .models import FinalSelection, Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
 S = Submission.Status
@@ -463,6 +463,76 @@ def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text
         submission.finished_at = timezone.now()
         submission.save()
     return True
+
+
+# --- participant actions -------------------------------------------------------------------------
+
+def cancel_own_submission(submission: Submission, *, by: User) -> Submission:
+    """A participant withdraws their own (or their team's) submission while it is still queued. Under
+    the row lock the worker's ``start_evaluation`` also takes, so exactly one of the two wins: a
+    cancelled submission is never started, and a started one is not cancelled here (only organizers stop
+    a running evaluation). A cancelled submission does not count against the limits (``COUNTED_STATUSES``),
+    as on EvalAI and Codabench, where only completed or pending runs use the quota."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.status == S.RUNNING:
+            raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is already being scored; only a queued "
+                                                "submission can be cancelled")
+        if submission.status != S.QUEUED:
+            raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is {submission.status}; only a queued "
+                                                "submission can be cancelled")
+        _transition(submission, S.CANCELLED)
+        jobs.cancel(SCORE, [submission.pk])
+        submission.failure_reason = f"cancelled by {by.username}; it does not count against your submission limits"
+        submission.selected = False
+        submission.finished_at = timezone.now()
+        submission.save()
+    return submission
+
+
+def selection_rule(phase: Phase) -> FinalSelection | None:
+    return FinalSelection.objects.filter(phase=phase).first()
+
+
+SELECTABLE_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
+
+
+def select_submission(submission: Submission, *, by: User, selected: bool = True) -> Submission:
+    """Mark (or unmark) a submission as one that counts for the phase's final ranking, within the phase's
+    ``FinalSelection`` rule: at most ``max_selected`` per entrant and benchmark, until the phase ends.
+    Counted with the entrant's row locked, so two concurrent selections cannot exceed the limit."""
+    phase = submission.phase
+    rule = selection_rule(phase)
+    if rule is None:
+        raise SubmissionRejected(NON_FIELD, f"phase {phase.name!r} does not let participants choose which "
+                                            "submissions count; the leaderboard uses the phase's ranking rule")
+    if submission.is_baseline:
+        raise SubmissionRejected(NON_FIELD, "baselines cannot be selected")
+    if phase.ends_at is not None and timezone.now() >= phase.ends_at:
+        raise SubmissionRejected(NON_FIELD, f"phase {phase.name!r} has ended; its selections are final")
+    with transaction.atomic():
+        if submission.team_id is not None:
+            Team.objects.select_for_update().get(pk=submission.team_id)
+        User.objects.select_for_update().get(pk=submission.user_id)
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.selected == selected:
+            return submission
+        if selected:
+            if submission.status not in SELECTABLE_STATUSES:
+                raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is {submission.status}; only queued, "
+                                                    "running or scored submissions can be selected")
+            entrant = {"team_id": submission.team_id} if submission.team_id else {"user_id": submission.user_id,
+                                                                                  "team__isnull": True}
+            already = Submission.objects.filter(phase=phase, benchmark_id=submission.benchmark_id, selected=True,
+                                                **entrant).exclude(pk=submission.pk).count()
+            if already >= rule.max_selected:
+                raise SubmissionRejected(NON_FIELD, f"{already} submissions to this benchmark are already selected "
+                                                    f"(the phase allows {rule.max_selected}); unselect one first")
+        submission.selected = selected
+        submission.save(update_fields=["selected"])
+        if submission.status == S.SCORED:
+            bump_leaderboard(phase.pk)
+    return submission
 
 
 # --- organizer actions ---------------------------------------------------------------------------

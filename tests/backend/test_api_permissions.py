@@ -74,9 +74,12 @@ def test_participants_cannot_reach_each_others_submissions(alice_submission, use
     assert bob.get(f"/api/submissions/{alice_submission.pk}/file/").status_code == 404
     assert bob.get("/api/submissions/").json() == []
     assert bob.post(f"/api/submissions/{alice_submission.pk}/rerun/").status_code == 403
+    assert bob.post(f"/api/submissions/{alice_submission.pk}/cancel/").status_code == 404
+    assert bob.post(f"/api/submissions/{alice_submission.pk}/select/").status_code == 404
     alice = client_for(users["alice"])
     assert alice.get(f"/api/submissions/{alice_submission.pk}/file/").status_code == 200
-    assert alice.post(f"/api/submissions/{alice_submission.pk}/cancel/").status_code == 403
+    assert alice.post(f"/api/submissions/{alice_submission.pk}/rerun/").status_code == 403  # organizers only
+    # Participants cancel their own queued submissions (tests/backend/test_my_submissions.py).
 
 
 def test_organizers_see_their_challenges_submissions_with_logs(alice_submission, users):
