@@ -7,6 +7,7 @@ import re
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +26,14 @@ def resolve(user, slug: str, benchmark_slug: str, phase_id: int | None):
     if phase is None:
         raise Http404("No such phase.")
     return benchmark, phase
+
+
+def _sign_in_required(request) -> Response:
+    """A board for signed-in users only: 401 (with ``WWW-Authenticate: Token``) to a client that sent no
+    credentials, 403 to a signed-in one who may not see it."""
+    if not request.user.is_authenticated:
+        raise NotAuthenticated("Sign in (or send an API token) to see this leaderboard.")
+    return Response({"detail": "You may not see this leaderboard.", "errors": {}}, status=403)
 
 
 def _since_param(params) -> str | None:
@@ -52,7 +61,7 @@ class LeaderboardApi(APIView):
         export = choice_param(params, "export", ["csv"])
         benchmark, phase = resolve(request.user, slug, benchmark, phase_id)
         if not selectors.can_view_leaderboard(request.user, phase):
-            return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
+            return _sign_in_required(request)
         version = selectors.leaderboard_version(phase)
         hidden = selectors.is_hidden_for(request.user, phase)
         if export == "csv":
@@ -152,7 +161,7 @@ class ChallengeLeaderboardApi(APIView):
         if phase is None:
             raise Http404("No such phase.")
         if not selectors.can_view_leaderboard(request.user, phase):
-            return Response({"detail": "Sign in to see this leaderboard.", "errors": {}}, status=403)
+            return _sign_in_required(request)
         board = selectors.challenge_leaderboard(phase, request.user, weights)
         board["version"] = selectors.version_for_viewer(board["rows"], phase, request.user,
                                                         selectors.leaderboard_version(phase))
