@@ -120,7 +120,8 @@ def my_submissions(request):
 
 def _back(request):
     target = request.POST.get("next", "")
-    if target.startswith("/submissions/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+    if target.startswith("/submissions/") and not target.startswith("//") and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect("my-submissions")
 
@@ -162,4 +163,20 @@ def submission_detail(request, pk: int):
         "scores": selectors.scores_of(submission),
         "standing": leaderboard_selectors.standings([submission], request.user).get(submission.pk),
         "is_organizer": challenge_selectors.organizes(request.user, submission.benchmark.challenge),
+        **_own_actions(request.user, submission),
     })
+
+
+def _own_actions(user, submission) -> dict:
+    """What the submission's owner (or team) may do with it here: cancel while queued, select where
+    the phase lets them."""
+    if not selectors.own_submissions(user).filter(pk=submission.pk).exists():
+        return {"can_cancel": False, "can_select": False}
+    rule = services.selection_rule(submission.phase)
+    phase_over = submission.phase.ends_at is not None and timezone.now() >= submission.phase.ends_at
+    return {
+        "can_cancel": submission.status == Submission.Status.QUEUED,
+        "can_select": bool(rule) and not submission.is_baseline and not phase_over and (
+            submission.selected or submission.status in services.SELECTABLE_STATUSES),
+        "selection_rule": rule,
+    }

@@ -266,3 +266,16 @@ def test_filters_and_paging(client, speech_challenge, users, vision_data_dir):
 def test_api_lists_the_selected_flag(speech_challenge, users):
     submission = scored(speech_challenge.benchmarks.get(), users["alice"], 0.5)
     assert api(users["alice"]).get(f"/api/submissions/{submission.pk}/").json()["selected"] is False
+
+
+def test_the_submission_page_offers_cancel_to_its_owner_only(client, speech_challenge, users, speech_data_dir):
+    submission = upload(speech_challenge, users["alice"], speech_data_dir)
+    client.force_login(users["alice"])
+    assert f'action="/submissions/{submission.pk}/cancel/"' in client.get(f"/submissions/{submission.pk}/").content.decode()
+    response = client.post(f"/submissions/{submission.pk}/cancel/", {"next": f"/submissions/{submission.pk}/"})
+    assert response.url == f"/submissions/{submission.pk}/"
+    assert client.post(f"/submissions/{submission.pk}/cancel/", {"next": "//evil.example/submissions/"}).url == "/submissions/"
+    page = client.get(f"/submissions/{submission.pk}/").content.decode()
+    assert "Cancelled" in page and "/cancel/" not in page
+    client.force_login(users["organizer"])  # organizers cancel from the admin, not as the owner
+    assert "/cancel/" not in client.get(f"/submissions/{submission.pk}/").content.decode()
