@@ -497,6 +497,15 @@ def selection_rule(phase: Phase) -> FinalSelection | None:
 SELECTABLE_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
 
 
+def can_select(submission: Submission, rule: FinalSelection | None) -> bool:
+    """Whether pages offer (un)selecting it: the phase has a rule and is not over, and it is the
+    entrant's own, live submission (``select_submission`` checks the same, and the limit)."""
+    phase = submission.phase
+    phase_over = phase.ends_at is not None and timezone.now() >= phase.ends_at
+    return (rule is not None and not submission.is_baseline and not phase_over
+            and (submission.selected or submission.status in SELECTABLE_STATUSES))
+
+
 def select_submission(submission: Submission, *, by: User, selected: bool = True) -> Submission:
     """Mark (or unmark) a submission as one that counts for the phase's final ranking, within the phase's
     ``FinalSelection`` rule: at most ``max_selected`` per entrant and benchmark, until the phase ends.

@@ -1,11 +1,10 @@
 """Server-rendered submission pages: upload form, my submissions, one submission."""
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -92,25 +91,19 @@ def my_submissions(request):
     page = Paginator(submissions.order_by("-created_at", "-id"), PAGE_SIZE).get_page(chosen["page"])
     items = list(page.object_list)
     standings = leaderboard_selectors.standings(items, request.user)
-    rules = {}
+    rules = {}  # one query per phase, not per row
     rows = []
-    now = timezone.now()
     for submission in items:
         benchmark_type = submission.benchmark.benchmark_type
         primary = benchmark_type.metric(benchmark_type.primary_metric)
         if submission.phase_id not in rules:
             rules[submission.phase_id] = services.selection_rule(submission.phase)
-        rule = rules[submission.phase_id]
-        phase_over = submission.phase.ends_at is not None and now >= submission.phase.ends_at
         rows.append({
             "submission": submission,
             "standing": standings.get(submission.pk),
             "score": format_score(selectors.scores_of(submission).get(primary.key), primary.integer),
             "metric": primary.label,
-            "can_cancel": submission.status == Submission.Status.QUEUED,
-            "can_select": bool(rule) and not submission.is_baseline and not phase_over and (
-                submission.selected or submission.status in services.SELECTABLE_STATUSES),
-            "selection_rule": rule,
+            **_actions(submission, rules[submission.phase_id]),
         })
     query = {k: v for k, v in chosen.items() if v and k != "page"}
     return render(request, "submissions/list.html", {
@@ -167,16 +160,13 @@ def submission_detail(request, pk: int):
     })
 
 
+def _actions(submission, rule) -> dict:
+    """The buttons its owner (or team) gets: cancel while queued, select where the phase lets them."""
+    return {"can_cancel": submission.status == Submission.Status.QUEUED,
+            "can_select": services.can_select(submission, rule), "selection_rule": rule}
+
+
 def _own_actions(user, submission) -> dict:
-    """What the submission's owner (or team) may do with it here: cancel while queued, select where
-    the phase lets them."""
     if not selectors.own_submissions(user).filter(pk=submission.pk).exists():
         return {"can_cancel": False, "can_select": False}
-    rule = services.selection_rule(submission.phase)
-    phase_over = submission.phase.ends_at is not None and timezone.now() >= submission.phase.ends_at
-    return {
-        "can_cancel": submission.status == Submission.Status.QUEUED,
-        "can_select": bool(rule) and not submission.is_baseline and not phase_over and (
-            submission.selected or submission.status in services.SELECTABLE_STATUSES),
-        "selection_rule": rule,
-    }
+    return _actions(submission, services.selection_rule(submission.phase))
