@@ -1,4 +1,6 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from backend.challenges.admin import OrganizerScopedAdmin
 
@@ -22,12 +24,20 @@ class SubmissionAdmin(OrganizerScopedAdmin):
     list_display = ("id", "benchmark", "phase", "user", "division", "status", "attempts", "created_at", "finished_at")
     list_filter = ("status", "division", "is_baseline", "benchmark__challenge", "benchmark")
     search_fields = ("user__username", "original_name", "failure_reason")
-    readonly_fields = [f.name for f in Submission._meta.fields]
+    # The file is shown as a link to the permission-checked download: media has no URL, so Django's
+    # own link for a read-only file field was a 404.
+    readonly_fields = [f.name if f.name != "file" else "file_download" for f in Submission._meta.fields]
     inlines = [ScoreInline]  # backend.orchestration adds the extensions' inlines and actions
     actions = ["rerun", "cancel"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="file")
+    def file_download(self, obj):
+        if not obj.file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("api-submission-file", args=[obj.pk]), obj.original_name)
 
     @admin.action(description="Re-run selected submissions")
     def rerun(self, request, queryset):

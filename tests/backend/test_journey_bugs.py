@@ -223,3 +223,18 @@ def test_the_board_page_links_json_that_downloads_json(client, speech_challenge,
     response = client.get(href, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
     assert response["Content-Type"].startswith("application/json")
     assert [r["entrant"] for r in response.json()["rows"]] == ["alice", "bob"]
+
+
+def test_the_submission_admin_links_the_file_through_the_checked_download(organizer_admin, speech_challenge, users,
+                                                                         speech_data_dir):
+    from backend.submissions import services
+
+    from .helpers import speech_upload
+
+    submission = services.create_submission(user=users["alice"], benchmark=speech_challenge.benchmarks.get(),
+                                            uploaded_file=speech_upload(speech_data_dir, name="alice-run.json"))
+    page = organizer_admin.get(f"/admin/submissions/submission/{submission.pk}/change/").content.decode()
+    assert f'<a href="/api/submissions/{submission.pk}/file/">alice-run.json</a>' in page
+    assert 'href="/media/' not in page and 'href="submissions/' not in page
+    download = organizer_admin.get(f"/api/submissions/{submission.pk}/file/")
+    assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"{")
