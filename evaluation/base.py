@@ -45,6 +45,8 @@ class Metric:
     higher_is_better: bool = True
     # Shown next to the mean when the benchmark reports a spread (e.g. std over seeds).
     spread_key: str | None = None
+    # A count (items, rows): shown as a whole number, not with four decimals.
+    integer: bool = False
 
 
 @dataclasses.dataclass
@@ -83,6 +85,9 @@ class BenchmarkType:
     # Key under which ``background_details`` adds its material to a scored submission's details
     # (None: the type has no background extras).
     background_key: ClassVar[str | None] = None
+    # Metrics that break ties of the primary metric on a leaderboard, in order (each in its own
+    # direction), before the earlier submission wins; e.g. more fooling items first on equal credit.
+    tie_break_metrics: ClassVar[tuple[str, ...]] = ()
     # Default ``config`` values; the organizer may override them per benchmark.
     default_config: ClassVar[dict[str, Any]] = {}
 

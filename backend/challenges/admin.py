@@ -1,5 +1,8 @@
 """Organizers run challenges from here. Each organizer sees only the challenges they organize."""
+from django import forms
 from django.contrib import admin, messages
+from django.db import models
+from django.utils.html import format_html
 
 from evaluation import environments as evaluation_environments
 
@@ -59,10 +62,26 @@ class ChallengeAdmin(OrganizerScopedAdmin):
             obj.organizers.add(request.user)
 
 
+class StoredFileNameInput(forms.ClearableFileInput):
+    """Shows a stored data file's name without a link. Media has no URL (hidden data must never be
+    served; public data is downloaded from the benchmark page), so Django's usual "Currently: <link>"
+    was a 404 — and a hint at where hidden files live."""
+
+    template_name = "django/forms/widgets/file.html"  # the bare <input type="file">
+
+    def render(self, name, value, attrs=None, renderer=None):
+        field = super().render(name, None, attrs, renderer)
+        if value and getattr(value, "name", None):
+            return format_html('<span class="stored-file">Currently: {}</span><br>Replace: {}',
+                               value.name.rsplit("/", 1)[-1], field)
+        return field
+
+
 class DatasetArtifactInline(admin.TabularInline):
     model = DatasetArtifact
     extra = 0
     readonly_fields = ("sha256", "size_bytes", "created_at")
+    formfield_overrides = {models.FileField: {"widget": StoredFileNameInput}}
 
 
 @admin.register(Benchmark)

@@ -69,10 +69,19 @@ def create_artifact(benchmark: Benchmark, visibility: str, name: str, content: b
 
 
 def fill_artifact_checksum(artifact: DatasetArtifact) -> None:
-    """For artifacts uploaded through the admin: compute hash and size from the stored file."""
-    with artifact.file.open("rb") as fh:
-        artifact.sha256 = sha256_of(fh)
-    artifact.size_bytes = artifact.file.size
+    """For artifacts uploaded through the admin: compute hash and size from the file. The upload is
+    not stored yet when the admin calls this, and saving the model reads it again: the file is left
+    open and rewound (a ``with`` block here closed it, and the save failed with "I/O operation on
+    closed file")."""
+    file = artifact.file
+    if file._committed:  # already in storage (another field changed): read it and close it again
+        with file.open("rb") as fh:
+            artifact.sha256 = sha256_of(fh)
+        artifact.size_bytes = file.size
+        return
+    file.open("rb")
+    artifact.sha256 = sha256_of(file)  # rewinds before and after
+    artifact.size_bytes = file.size
 
 
 def data_version(benchmark: Benchmark) -> str:

@@ -203,9 +203,11 @@ LIVE_STREAM_MAX_SECONDS = env_float("LIVE_STREAM_MAX_SECONDS", 300)
 LIVE_RETRY_MS = env_int("LIVE_RETRY_MS", 3000)
 
 REST_FRAMEWORK = {
+    # Token first: DRF answers an unauthenticated request with the first class's WWW-Authenticate
+    # header, so a missing token is a 401 ("Token") rather than the session class's 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny unless a view says otherwise.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

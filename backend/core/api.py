@@ -9,7 +9,7 @@ from .errors import Rejected
 
 
 def rejected_response(error: Rejected) -> Response:
-    return Response({"detail": f"{error.field}: {error.message}", "errors": {error.field: [error.message]}},
+    return Response({"detail": error.sentence, "errors": {error.field: [error.message]}},
                     status=error.status_code)
 
 

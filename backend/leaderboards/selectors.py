@@ -27,6 +27,7 @@ class Column:
     label: str
     higher_is_better: bool
     spread_key: str | None = None
+    integer: bool = False  # a count: pages show it as a whole number
 
 
 def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column]:
@@ -34,7 +35,7 @@ def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column
     primary = benchmark_type.primary_metric
     ordered = sorted(benchmark_type.metrics_for(benchmark.effective_config), key=lambda m: m.key != primary)
     spread_keys = {m.spread_key for m in ordered if m.spread_key}
-    return [Column(m.key, m.label, m.higher_is_better, m.spread_key) for m in ordered if m.key not in spread_keys] \
+    return [Column(m.key, m.label, m.higher_is_better, m.spread_key, m.integer) for m in ordered if m.key not in spread_keys] \
         + _extension_columns(benchmark, phase)
 
 
@@ -60,6 +61,18 @@ _extensions: list[BoardExtension] = []
 def register_extension(extension: BoardExtension) -> None:
     if not any(type(e) is type(extension) for e in _extensions):
         _extensions.append(extension)
+
+
+class FinalSelectionBoard(BoardExtension):
+    """Where a phase lets participants choose which submissions count (``submissions.FinalSelection``),
+    an entrant's row is picked among their selected submissions first; one who selected none is ranked
+    by their best (or latest) submission, as Kaggle does when nothing is selected."""
+
+    def rankable(self) -> Q:
+        return Q(selected=True) | Q(phase__final_selection__isnull=True)
+
+
+register_extension(FinalSelectionBoard())
 
 
 def _extension_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column]:
@@ -96,7 +109,15 @@ def _ranked_queryset(phase: Phase, benchmark: Benchmark):
     primary = benchmark.benchmark_type.primary_metric
     higher = benchmark.benchmark_type.metric(primary).higher_is_better
     primary_value = F("primary_value")
-    score_order = primary_value.desc(nulls_last=True) if higher else primary_value.asc(nulls_last=True)
+    score_order = [primary_value.desc(nulls_last=True) if higher else primary_value.asc(nulls_last=True)]
+    # Equal primary scores: the type's tie-break metrics decide (each in its direction), then the earlier submission.
+    tie_breaks = {}
+    for position, key in enumerate(benchmark.benchmark_type.tie_break_metrics):
+        alias = f"tie_break_{position}"
+        tie_breaks[alias] = _metric_value(key)
+        value = F(alias)
+        score_order.append(value.desc(nulls_last=True) if benchmark.benchmark_type.metric(key).higher_is_better
+                           else value.asc(nulls_last=True))
     entrant = Case(
         # Baselines are entrants of their own, whoever posted them.
         When(is_baseline=True, then=Concat(Value("baseline:"), F("baseline_name"))),
@@ -106,16 +127,16 @@ def _ranked_queryset(phase: Phase, benchmark: Benchmark):
     )
     qs = (
         Submission.objects.filter(phase=phase, benchmark=benchmark, status=Submission.Status.SCORED)
-        .annotate(primary_value=_metric_value(primary), entrant=entrant)
+        .annotate(primary_value=_metric_value(primary), entrant=entrant, **tie_breaks)
     )
     if phase.ranking_rule == Phase.RankingRule.LATEST:
         pick_order = [F("created_at").desc(), F("id").desc()]
     else:
-        pick_order = [score_order, F("created_at").asc(), F("id").asc()]
+        pick_order = [*score_order, F("created_at").asc(), F("id").asc()]
     qs = qs.annotate(rankable=_rankable())
     pick_order = [F("rankable").desc(), *pick_order]
     qs = qs.annotate(pick=Window(RowNumber(), partition_by=[F("entrant")], order_by=pick_order)).filter(pick=1)
-    return qs.order_by(score_order, "created_at", "id").select_related("user", "team")
+    return qs.order_by(*score_order, "created_at", "id").select_related("user", "team")
 
 
 def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
@@ -231,9 +252,12 @@ def weighted_aggregate(normalized: dict[str, dict[str, float]], weights: dict[st
     return {e: sum(max(weights[b], 0.0) * normalized[b].get(e, 0.0) for b in normalized) / total for e in entrants}
 
 
-def challenge_leaderboard(phase: Phase, user) -> dict:
-    """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, with the
-    organizer's default weights and the aggregate ranking."""
+def challenge_leaderboard(phase: Phase, user, weights: dict[str, float] | None = None) -> dict:
+    """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, and the
+    aggregate ranking with the organizer's default weights — or with ``weights`` (benchmark slug ->
+    weight, e.g. the page's sliders for an export; benchmarks not named keep the organizer's weight).
+    Each column's ``weight`` is the one used, ``default_weight`` the organizer's."""
+    weights = weights or {}
     benchmarks = list(phase.challenge.benchmarks.all())
     hidden = is_hidden_for(user, phase)
     entrants: dict[str, dict] = {}
@@ -243,7 +267,8 @@ def challenge_leaderboard(phase: Phase, user) -> dict:
         benchmark_type = benchmark.benchmark_type
         metric = benchmark_type.metric(benchmark_type.primary_metric)
         columns.append({"slug": benchmark.slug, "title": benchmark.title, "metric": metric.label,
-                        "higher_is_better": metric.higher_is_better, "weight": benchmark.weight})
+                        "higher_is_better": metric.higher_is_better,
+                        "weight": weights.get(benchmark.slug, benchmark.weight), "default_weight": benchmark.weight})
         rows = rows_for_viewer(leaderboard_rows(phase, benchmark), phase, user)
         raw[benchmark.slug] = {}
         for row in rows:

@@ -1,9 +1,14 @@
 from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
 
 from backend.challenges.admin import OrganizerScopedAdmin
 
 from . import services
-from .models import Score, Submission
+from backend.challenges.models import Phase
+from backend.challenges.services import bump_leaderboard
+
+from .models import FinalSelection, Score, Submission
 
 
 class ScoreInline(admin.TabularInline):
@@ -19,12 +24,20 @@ class SubmissionAdmin(OrganizerScopedAdmin):
     list_display = ("id", "benchmark", "phase", "user", "division", "status", "attempts", "created_at", "finished_at")
     list_filter = ("status", "division", "is_baseline", "benchmark__challenge", "benchmark")
     search_fields = ("user__username", "original_name", "failure_reason")
-    readonly_fields = [f.name for f in Submission._meta.fields]
+    # The file is shown as a link to the permission-checked download: media has no URL, so Django's
+    # own link for a read-only file field was a 404.
+    readonly_fields = [f.name if f.name != "file" else "file_download" for f in Submission._meta.fields]
     inlines = [ScoreInline]  # backend.orchestration adds the extensions' inlines and actions
     actions = ["rerun", "cancel"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="file")
+    def file_download(self, obj):
+        if not obj.file:
+            return "—"
+        return format_html('<a href="{}">{}</a>', reverse("api-submission-file", args=[obj.pk]), obj.original_name)
 
     @admin.action(description="Re-run selected submissions")
     def rerun(self, request, queryset):
@@ -42,3 +55,30 @@ class SubmissionAdmin(OrganizerScopedAdmin):
             except services.InvalidTransition as error:
                 self.message_user(request, f"#{submission.pk}: {error}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} submission(s).", messages.SUCCESS)
+
+
+@admin.register(FinalSelection)
+class FinalSelectionAdmin(OrganizerScopedAdmin):
+    """A phase where participants choose which submissions count (off unless a row exists here)."""
+
+    challenge_path = "phase__challenge"
+    list_display = ("phase", "max_selected")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "phase" and not request.user.is_superuser:
+            kwargs["queryset"] = Phase.objects.filter(challenge__organizers=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_leaderboard(obj.phase_id)  # rows are now picked among selected submissions
+
+    def delete_model(self, request, obj):
+        phase_id = obj.phase_id
+        super().delete_model(request, obj)
+        bump_leaderboard(phase_id)
+
+    def delete_queryset(self, request, queryset):
+        phase_ids = list(queryset.values_list("phase_id", flat=True))
+        super().delete_queryset(request, queryset)
+        bump_leaderboard(*phase_ids)

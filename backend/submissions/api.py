@@ -31,7 +31,7 @@ class SubmissionOutput(serializers.ModelSerializer):
         fields = [
             "id", "challenge", "benchmark", "phase", "entrant", "division", "description", "original_name",
             "size_bytes", "sha256", "status", "progress", "progress_message", "failure_reason", "scores", "details",
-            "environment", "attempts", "is_baseline", "created_at", "started_at", "finished_at",
+            "environment", "attempts", "is_baseline", "selected", "created_at", "started_at", "finished_at",
         ]
 
     def get_scores(self, obj) -> dict:
@@ -166,8 +166,46 @@ class _OrganizerActionApi(APIView):
         return Response(serialize(submission, request.user))
 
 
-class SubmissionCancelApi(_OrganizerActionApi):
-    perform = staticmethod(services.cancel_submission)
+class SubmissionCancelApi(APIView):
+    """Cancel a submission. Its owner (or team) may cancel it while it is queued; the challenge's
+    organizers also while it runs. Another participant's submission is a 404."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=SubmissionOutput)
+    def post(self, request, pk: int):
+        submission = selectors.get_visible_submission(request.user, pk)
+        try:
+            if challenge_selectors.organizes(request.user, submission.benchmark.challenge):
+                submission = services.cancel_submission(submission, by=request.user)
+            else:
+                submission = services.cancel_own_submission(submission, by=request.user)
+        except services.InvalidTransition as error:
+            return Response({"detail": str(error), "errors": {"status": [str(error)]}}, status=409)
+        except services.SubmissionRejected as rejected:
+            return rejected_response(rejected)
+        return Response(serialize(submission, request.user))
+
+
+class SelectInput(serializers.Serializer):
+    selected = serializers.BooleanField(default=True, help_text="false: unselect")
+
+
+class SubmissionSelectApi(APIView):
+    """Choose whether your submission counts for the phase's final ranking (phases with a selection rule)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=SelectInput, responses=SubmissionOutput)
+    def post(self, request, pk: int):
+        submission = selectors.get_own_submission(request.user, pk)
+        data = SelectInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            submission = services.select_submission(submission, by=request.user, selected=data.validated_data["selected"])
+        except services.SubmissionRejected as rejected:
+            return rejected_response(rejected)
+        return Response(serialize(submission, request.user))
 
 
 class SubmissionRerunApi(_OrganizerActionApi):

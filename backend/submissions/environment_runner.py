@@ -105,10 +105,7 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
         services.fail_evaluation(submission.pk, token, f"this benchmark cannot be scored yet: {error}")
         return
     data_dir = materialize_benchmark_data(benchmark)
-    path = directory / f"submission{Path(submission.file.name).suffix}"
-    with submission.file.open("rb") as src, path.open("wb") as dst:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            dst.write(chunk)
+    path = services.local_copy(submission, directory)
     command = environments.evaluation_command(name, [
         "score", benchmark.type_slug, "--data", str(data_dir), "--submission", str(path), "--json",
         *config_arguments(benchmark)])

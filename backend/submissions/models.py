@@ -51,6 +51,9 @@ class Submission(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # The client's Idempotency-Key: a retried upload with the same key returns this submission.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)
+    # The participant chose it to count for the final ranking (only where the phase has a FinalSelection
+    # rule); the leaderboard picks an entrant's row among selected submissions first.
+    selected = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -119,3 +122,19 @@ class SubmissionPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.submission_id}/{self.task_id}"
+
+
+class FinalSelection(models.Model):
+    """A phase's rule that participants choose which of their submissions count (as on Kaggle): up to
+    ``max_selected`` per entrant and benchmark. An entrant's leaderboard row is their best *selected*
+    submission; an entrant who selected none is ranked by their best one. No rule: no selection (the default).
+    It lives here, not on Phase, because selecting is a submissions concept (challenges does not import it)."""
+
+    phase = models.OneToOneField("challenges.Phase", on_delete=models.CASCADE, related_name="final_selection")
+    max_selected = models.PositiveIntegerField(default=2, help_text="Submissions an entrant may select per benchmark.")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(max_selected__gte=1), name="final_selection_at_least_one")]
+
+    def __str__(self) -> str:
+        return f"{self.phase}: up to {self.max_selected} selected"

@@ -55,10 +55,7 @@ def _load(submission: Submission, directory: Path):
     """The benchmark's problem (cached per process) and the submission's validated solution."""
     benchmark = submission.benchmark
     problem = services.load_benchmark_problem(benchmark)
-    path = directory / f"submission{Path(submission.file.name).suffix}"
-    with submission.file.open("rb") as src, path.open("wb") as dst:
-        for chunk in iter(lambda: src.read(1 << 20), b""):
-            dst.write(chunk)
+    path = services.local_copy(submission, directory)
     return problem, benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
 
 

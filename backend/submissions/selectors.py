@@ -67,3 +67,19 @@ def allowance(phase, benchmark, user, team=None, now=None) -> dict:
         "total": {"limit": total_limit, "used": total_used, "left": total_left},
         "can_submit": phase.is_open(now) and day_left != 0 and total_left != 0,
     }
+
+
+def own_submissions(user) -> QuerySet[Submission]:
+    """The submissions the user entered: their own and their teams' (not, for an organizer, everyone's)."""
+    if not user.is_authenticated:
+        return Submission.objects.none()
+    return (Submission.objects.select_related("benchmark__challenge", "phase__challenge", "user", "team")
+            .prefetch_related("scores").filter(Q(user=user) | Q(team__members=user)).distinct())
+
+
+def get_own_submission(user, pk: int) -> Submission:
+    """One of the user's (or their teams') submissions; anyone else's is a 404, as if it did not exist."""
+    try:
+        return own_submissions(user).get(pk=pk)
+    except Submission.DoesNotExist:
+        raise Http404("No such submission.") from None

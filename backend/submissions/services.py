@@ -20,7 +20,7 @@ from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
 from backend.challenges.services import bump_leaderboard
 from backend.core import live
-from backend.core.errors import Rejected
+from backend.core.errors import NON_FIELD, Rejected
 from backend.core.files import sha256_of
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
@@ -29,7 +29,7 @@ from evaluation import submission_io
 from evaluation import environments as evaluation_environments
 
 from . import notifications, selectors, signals
-from .models import Score, Submission, SubmissionPart
+from .models import FinalSelection, Score, Submission, SubmissionPart
 
 log = logging.getLogger(__name__)
 S = Submission.Status
@@ -128,6 +128,23 @@ def _display_name(uploaded_name: str) -> str:
     return name
 
 
+def local_copy(submission: Submission, directory: Path) -> Path:
+    """Copy a stored submission's file into ``directory`` under the participant's own file name, so
+    every message a validator or scorer writes about it quotes the name they uploaded (a copy named
+    ``submission.json`` made every worker-side error name that file instead)."""
+    name = _display_name(submission.original_name)
+    suffix = Path(submission.file.name).suffix
+    if suffix and not name.lower().endswith(suffix.lower()):
+        name += suffix  # the validators choose the reader by suffix; the stored name's is the checked one
+    folder = Path(directory) / "upload"  # its own folder: no participant's name can meet a file of ours
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    with submission.file.open("rb") as src, path.open("wb") as dst:
+        for chunk in iter(lambda: src.read(1 << 20), b""):
+            dst.write(chunk)
+    return path
+
+
 def _short(message: str, limit: int = 600) -> str:
     """Every validator cuts the values it echoes; this keeps any message one screen long regardless."""
     return message if len(message) <= limit else message[:limit] + "…"
@@ -154,8 +171,8 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
     counted = selectors.counted_submissions(phase, benchmark, user, team)
     who = f"team {team.name}" if team else "you"
     if phase.max_submissions_total is not None and counted.count() >= phase.max_submissions_total:
-        raise SubmissionRejected(
-            "file", f"{who} already made {phase.max_submissions_total} submissions to this benchmark in this phase "
+        raise SubmissionRejected(  # about the entrant, not the file: a sentence of its own
+            NON_FIELD, f"{who} already made {phase.max_submissions_total} submissions to this benchmark in this phase "
             f"(the total limit); failed and cancelled ones do not count", 429,
         )
     if phase.max_submissions_per_day is not None:
@@ -164,7 +181,7 @@ def _check_quota(phase: Phase, benchmark: Benchmark, user: User, team: Team | No
         if len(recent) >= phase.max_submissions_per_day:
             next_slot = recent[0] + timedelta(days=1)
             raise SubmissionRejected(
-                "file", f"daily limit reached: {len(recent)} submissions in the last 24 hours (limit "
+                NON_FIELD, f"daily limit reached: {len(recent)} submissions in the last 24 hours (limit "
                 f"{phase.max_submissions_per_day}); the next one is possible at {next_slot:%Y-%m-%d %H:%M} UTC", 429,
             )
 
@@ -485,6 +502,85 @@ def fail_evaluation(submission_id: int, token: str | None, reason: str, log_text
     return True
 
 
+# --- participant actions -------------------------------------------------------------------------
+
+def cancel_own_submission(submission: Submission, *, by: User) -> Submission:
+    """A participant withdraws their own (or their team's) submission while it is still queued. Under
+    the row lock the worker's ``start_evaluation`` also takes, so exactly one of the two wins: a
+    cancelled submission is never started, and a started one is not cancelled here (only organizers stop
+    a running evaluation). A cancelled submission does not count against the limits (``COUNTED_STATUSES``),
+    as on EvalAI and Codabench, where only completed or pending runs use the quota."""
+    with transaction.atomic():
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.status == S.RUNNING:
+            raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is already being scored; only a queued "
+                                                "submission can be cancelled")
+        if submission.status != S.QUEUED:
+            raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is {submission.status}; only a queued "
+                                                "submission can be cancelled")
+        _transition(submission, S.CANCELLED)
+        jobs.cancel(SCORE, [submission.pk])
+        submission.failure_reason = f"cancelled by {by.username}; it does not count against your submission limits"
+        submission.selected = False
+        submission.finished_at = timezone.now()
+        submission.save()
+    return submission
+
+
+def selection_rule(phase: Phase) -> FinalSelection | None:
+    return FinalSelection.objects.filter(phase=phase).first()
+
+
+SELECTABLE_STATUSES = (S.QUEUED, S.RUNNING, S.SCORED)
+
+
+def can_select(submission: Submission, rule: FinalSelection | None) -> bool:
+    """Whether pages offer (un)selecting it: the phase has a rule and is not over, and it is the
+    entrant's own, live submission (``select_submission`` checks the same, and the limit)."""
+    phase = submission.phase
+    phase_over = phase.ends_at is not None and timezone.now() >= phase.ends_at
+    return (rule is not None and not submission.is_baseline and not phase_over
+            and (submission.selected or submission.status in SELECTABLE_STATUSES))
+
+
+def select_submission(submission: Submission, *, by: User, selected: bool = True) -> Submission:
+    """Mark (or unmark) a submission as one that counts for the phase's final ranking, within the phase's
+    ``FinalSelection`` rule: at most ``max_selected`` per entrant and benchmark, until the phase ends.
+    Counted with the entrant's row locked, so two concurrent selections cannot exceed the limit."""
+    phase = submission.phase
+    rule = selection_rule(phase)
+    if rule is None:
+        raise SubmissionRejected(NON_FIELD, f"phase {phase.name!r} does not let participants choose which "
+                                            "submissions count; the leaderboard uses the phase's ranking rule")
+    if submission.is_baseline:
+        raise SubmissionRejected(NON_FIELD, "baselines cannot be selected")
+    if phase.ends_at is not None and timezone.now() >= phase.ends_at:
+        raise SubmissionRejected(NON_FIELD, f"phase {phase.name!r} has ended; its selections are final")
+    with transaction.atomic():
+        if submission.team_id is not None:
+            Team.objects.select_for_update().get(pk=submission.team_id)
+        User.objects.select_for_update().get(pk=submission.user_id)
+        submission = Submission.objects.select_for_update().get(pk=submission.pk)
+        if submission.selected == selected:
+            return submission
+        if selected:
+            if submission.status not in SELECTABLE_STATUSES:
+                raise SubmissionRejected(NON_FIELD, f"submission {submission.pk} is {submission.status}; only queued, "
+                                                    "running or scored submissions can be selected")
+            entrant = {"team_id": submission.team_id} if submission.team_id else {"user_id": submission.user_id,
+                                                                                  "team__isnull": True}
+            already = Submission.objects.filter(phase=phase, benchmark_id=submission.benchmark_id, selected=True,
+                                                **entrant).exclude(pk=submission.pk).count()
+            if already >= rule.max_selected:
+                raise SubmissionRejected(NON_FIELD, f"{already} submissions to this benchmark are already selected "
+                                                    f"(the phase allows {rule.max_selected}); unselect one first")
+        submission.selected = selected
+        submission.save(update_fields=["selected"])
+        if submission.status == S.SCORED:
+            bump_leaderboard(phase.pk)
+    return submission
+
+
 # --- organizer actions ---------------------------------------------------------------------------
 
 def cancel_submission(submission: Submission, *, by: User) -> Submission:
@@ -556,9 +652,7 @@ def accept_discovered_slice(submission: Submission, *, label: str, name: str, by
         raise SubmissionRejected("submission", "only slicing submissions have slices to accept")
     problem = load_benchmark_problem(benchmark)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"submission{Path(submission.file.name).suffix}"
-        with submission.file.open("rb") as src:
-            path.write_bytes(src.read())
+        path = local_copy(submission, Path(tmp))
         try:
             solution = benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)
             members = slicing.submitted_slice_members(problem, solution, label)

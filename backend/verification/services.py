@@ -387,9 +387,7 @@ def training_data(submission: Submission) -> tuple[np.ndarray, np.ndarray]:
     benchmark_type = benchmark.benchmark_type
     problem = submission_services.load_benchmark_problem(benchmark)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"submission{Path(submission.file.name).suffix}"
-        with submission.file.open("rb") as src:
-            path.write_bytes(src.read())
+        path = submission_services.local_copy(submission, Path(tmp))
         solution = benchmark_type.load_submission(problem, path, benchmark.effective_config)
     if hasattr(benchmark_type, "training_data"):
         return benchmark_type.training_data(problem, solution)

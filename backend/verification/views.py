@@ -86,7 +86,7 @@ def manage_action(request, slug: str, benchmark: str):
         else:
             messages.error(request, f"Unknown action {action!r}.")
     except services.VerificationRejected as error:
-        messages.error(request, f"Refused — {error.field}: {error.message}")
+        messages.error(request, f"Refused — {error.sentence}")
     except (ValueError, benchmark.verification_rounds.model.DoesNotExist):
         messages.error(request, "Refused — the form was incomplete.")
     return redirect("verify-manage", slug=benchmark.challenge.slug, benchmark=benchmark.slug)

@@ -311,11 +311,13 @@ class TestSetCreation(BenchmarkType):
     kind = "test-set"
     metrics = (
         Metric("credit", "Credit (shared)"),
-        Metric("verified", "Verified items"),
-        Metric("fooled", "Fooling items"),
+        Metric("verified", "Verified items", integer=True),
+        Metric("fooled", "Fooling items", integer=True),
         Metric("novelty", "Novelty"),
     )
     primary_metric = "credit"
+    # Equal credit (e.g. before annotators have voted): more verified, then more fooling items rank first.
+    tie_break_metrics = ("verified", "fooled")
     hidden_patterns = ("hidden/*",)
     submission_suffixes = (".csv",)
     default_config = {

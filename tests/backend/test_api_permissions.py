@@ -65,7 +65,9 @@ def test_anonymous_sees_public_leaderboards_only(speech_challenge, alice_submiss
     assert anonymous.get(f"/api/submissions/{alice_submission.pk}/file/").status_code in (401, 403)
     assert anonymous.get("/api/challenges/kws/benchmarks/en-25/data/").status_code in (401, 403)
     Phase.objects.update(leaderboard_visibility=Phase.Visibility.PARTICIPANTS)
-    assert anonymous.get("/api/challenges/kws/benchmarks/en-25/leaderboard/").status_code == 403
+    signed_out = anonymous.get("/api/challenges/kws/benchmarks/en-25/leaderboard/")
+    assert signed_out.status_code == 401 and signed_out["WWW-Authenticate"] == "Token"
+    assert "Sign in" in signed_out.json()["detail"]
 
 
 def test_participants_cannot_reach_each_others_submissions(alice_submission, users):
@@ -74,9 +76,12 @@ def test_participants_cannot_reach_each_others_submissions(alice_submission, use
     assert bob.get(f"/api/submissions/{alice_submission.pk}/file/").status_code == 404
     assert bob.get("/api/submissions/").json() == []
     assert bob.post(f"/api/submissions/{alice_submission.pk}/rerun/").status_code == 403
+    assert bob.post(f"/api/submissions/{alice_submission.pk}/cancel/").status_code == 404
+    assert bob.post(f"/api/submissions/{alice_submission.pk}/select/").status_code == 404
     alice = client_for(users["alice"])
     assert alice.get(f"/api/submissions/{alice_submission.pk}/file/").status_code == 200
-    assert alice.post(f"/api/submissions/{alice_submission.pk}/cancel/").status_code == 403
+    assert alice.post(f"/api/submissions/{alice_submission.pk}/rerun/").status_code == 403  # organizers only
+    # Participants cancel their own queued submissions (tests/backend/test_my_submissions.py).
 
 
 def test_organizers_see_their_challenges_submissions_with_logs(alice_submission, users):

@@ -21,7 +21,21 @@
     return total === 0 ? 0 : sum / total;
   }
 
+  // The download links carry the current weights (?weights=slug:w,...); the server applies them with
+  // the same normalisation (leaderboards.selectors.weighted_aggregate).
+  function updateExportLinks() {
+    const spec = board.hidden ? "" : board.benchmarks.map((b) => `${b.slug}:${weights[b.slug]}`).join(",");
+    for (const id of ["export-csv", "export-json"]) {
+      const link = document.getElementById(id);
+      if (!link) continue;
+      const url = new URL(link.href, window.location.href);
+      if (spec) url.searchParams.set("weights", spec); else url.searchParams.delete("weights");
+      link.href = url.pathname + url.search;
+    }
+  }
+
   function renderTable() {
+    updateExportLinks();
     // A hidden board holds the viewer's own raw scores only: no rank, no aggregate (both are relative
     // to entrants the viewer may not see).
     const rows = board.rows.map((row) => ({ row, score: board.hidden ? null : aggregate(row) }));

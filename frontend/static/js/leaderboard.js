@@ -7,9 +7,10 @@
   const baseUrl = table.dataset.url;
   let version = null;
 
-  function fmt(value) {
+  // Counts (columns marked integer, e.g. fooling items) are whole numbers; scores get four decimals.
+  function fmt(value, integer) {
     if (value === null || value === undefined) return "n/a";
-    return Number(value).toFixed(4);
+    return integer ? String(Math.round(Number(value))) : Number(value).toFixed(4);
   }
 
   // Closed division: only rows whose code reproduced the submitted file are ranked.
@@ -52,7 +53,7 @@
       tr.appendChild(cell(row.rank === null ? "—" : row.rank));
       tr.appendChild(cell(row.entrant));
       for (const column of data.columns) {
-        let text = fmt(row.metrics[column.key]);
+        let text = fmt(row.metrics[column.key], column.integer);
         if (row.spreads && row.spreads[column.key] !== undefined && row.spreads[column.key] !== null) {
           text += " ± " + fmt(row.spreads[column.key]);
         }

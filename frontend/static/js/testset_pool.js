@@ -22,7 +22,25 @@
     try { return JSON.parse(localStorage.getItem(storageKey) || "{}"); } catch (e) { return {}; }
   }
   let mySet = loadSet();
-  function saveSet() { localStorage.setItem(storageKey, JSON.stringify(mySet)); renderSet(); }
+  // Labels picked on cards not (yet) in the set, by item id: a re-render (paging, another card's add)
+  // keeps them. Adding and removing update the one card in place instead of reloading the grid, which
+  // used to replace every card while the user was picking the next label (the choice was lost).
+  const chosen = {};
+  // Every change starts from the stored set, so another tab's adds are never overwritten by this one.
+  function changeSet(change) {
+    mySet = loadSet();
+    change(mySet);
+    localStorage.setItem(storageKey, JSON.stringify(mySet));
+    renderSet();
+    updateCards();
+  }
+  function saveSet() { localStorage.setItem(storageKey, JSON.stringify(mySet)); renderSet(); updateCards(); }
+  window.addEventListener("storage", function (event) {
+    if (event.key !== storageKey) return;
+    mySet = loadSet();
+    renderSet();
+    updateCards();
+  });
 
   function el(tag, text, className) {
     const node = document.createElement(tag);
@@ -56,33 +74,46 @@
     return select;
   }
 
+  // Show whether a card's item is in the set (class, button text, its label) without rebuilding it.
+  function updateCards() {
+    for (const box of grid.querySelectorAll(".pool-card")) {
+      const id = box.dataset.item;
+      const entry = mySet[id];
+      box.classList.toggle("in-set", Boolean(entry));
+      box.querySelector("button").textContent = entry ? "Remove from my set" : "Add to my set";
+      if (entry) box.querySelector("select").value = entry.label;
+    }
+  }
+
   function card(item) {
-    const entry = mySet[item.item_id];
+    const id = item.item_id;
+    const entry = mySet[id];
     const box = el("div", null, "pool-card" + (entry ? " in-set" : ""));
-    box.dataset.item = item.item_id;
+    box.dataset.item = id;
     box.appendChild(display(item));
-    box.appendChild(el("code", item.item_id));
+    box.appendChild(el("code", id));
     const preds = Object.entries(item.predictions).map(([m, l]) => m + ": " + l).join(" · ");
     box.appendChild(el("span", "Models: " + preds, "preds"));
-    const select = labelSelect(entry ? entry.label : "");
+    const select = labelSelect(entry ? entry.label : (chosen[id] || ""));
     box.appendChild(select);
     const button = el("button", entry ? "Remove from my set" : "Add to my set");
     button.type = "button";
     button.addEventListener("click", function () {
-      if (mySet[item.item_id]) {
-        delete mySet[item.item_id];
-      } else {
-        if (!select.value) { setStatus.textContent = "Choose the label you claim is correct for " + item.item_id + " first."; return; }
-        if (Object.keys(mySet).length >= maxItems) { setStatus.textContent = "Your set is full (" + maxItems + " items)."; return; }
-        mySet[item.item_id] = { label: select.value, majority: item.majority };
-        if (select.value === item.majority) setStatus.textContent = "Note: most models already predict " + item.majority + " for " + item.item_id + "; it will not score.";
-        else setStatus.textContent = "";
+      if (loadSet()[id]) {
+        changeSet(function (set) { delete set[id]; });
+        return;
       }
-      saveSet();
-      refresh();
+      const label = select.value;
+      if (!label) { setStatus.textContent = "Choose the label you claim is correct for " + id + " first."; return; }
+      if (Object.keys(loadSet()).length >= maxItems) { setStatus.textContent = "Your set is full (" + maxItems + " items)."; return; }
+      changeSet(function (set) { set[id] = { label: label, majority: item.majority }; });
+      delete chosen[id];
+      if (label === item.majority) setStatus.textContent = "Note: most models already predict " + item.majority + " for " + id + "; it will not score.";
+      else setStatus.textContent = "";
     });
     select.addEventListener("change", function () {
-      if (mySet[item.item_id] && select.value) { mySet[item.item_id].label = select.value; saveSet(); }
+      chosen[id] = select.value;
+      if (select.value && loadSet()[id]) changeSet(function (set) { if (set[id]) set[id].label = select.value; });
     });
     box.appendChild(button);
     return box;
@@ -100,7 +131,7 @@
       const td = el("td");
       const remove = el("button", "Remove", "link");
       remove.type = "button";
-      remove.addEventListener("click", function () { delete mySet[id]; saveSet(); refresh(); });
+      remove.addEventListener("click", function () { changeSet(function (set) { delete set[id]; }); });
       td.appendChild(remove);
       tr.appendChild(td);
       setBody.appendChild(tr);
@@ -178,7 +209,6 @@
         if (!response.ok) { setStatus.textContent = "Not submitted — " + (data.detail || response.statusText); submitButton.disabled = false; return; }
         mySet = {};
         saveSet();
-        refresh();
         setStatus.replaceChildren(document.createTextNode("Submitted as "));
         const link = el("a", "submission #" + data.id);
         link.href = "/submissions/" + data.id + "/";
