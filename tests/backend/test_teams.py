@@ -89,7 +89,7 @@ def test_team_create_invite_join_upload_against_the_team_limit_then_leave(limite
         assert response.status_code == 302 and response.url.startswith("/submissions/")
     assert list(Submission.objects.values_list("team__name", flat=True)) == ["Alpha", "Alpha"]
     refused = text(bob.post("/challenges/kws/en-25/submit/", {"file": speech_upload(speech_data_dir, seed=3)}, follow=True))
-    assert "team Alpha already made 2 submissions" in refused
+    assert "Team Alpha already made 2 submissions" in refused  # a sentence of its own
     api = bob.post("/api/submissions/", {"challenge": "kws", "benchmark": "en-25",
                                          "file": speech_upload(speech_data_dir, seed=3)})
     assert api.status_code == 429 and "team Alpha" in api.json()["detail"] + str(api.json().get("errors"))
