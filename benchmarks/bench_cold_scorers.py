@@ -206,11 +206,16 @@ def ratio_line(name: str, ref: list[dict], mine: list[dict], same: bool) -> str:
 def bench(args) -> int:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    cache = out / "cold_cache"
+    cache = out / ("cold_cache_" + args.only.replace(",", "_"))
     kinds = args.only.split(",")
     scales = [int(s) for s in args.scales.split(",")]
-    table = ["| measurement (cold subprocess, 1 thread) | n | wall s | CPU s | peak MB | note",
-             "|---|---|---|---|---|---|"]
+    class Table(list):  # rows are also printed as they come (a long run can be read while it goes)
+        def append(self, row):
+            print(row, flush=True)
+            super().append(row)
+
+    table = Table(["| measurement (cold subprocess, 1 thread) | n | wall s | CPU s | peak MB | note",
+                   "|---|---|---|---|---|---|"])
     summary = []
 
     def fresh_cache():

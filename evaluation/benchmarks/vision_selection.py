@@ -26,7 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
-from ..cache import derived_arrays
+from ..cache import derived_arrays, take_rows
 from ..registry import register
 from ..submission_io import open_zip, shorten
 from ._selection_common import parse_json, preview, read_embedding_table, \
@@ -256,7 +256,7 @@ class VisionSelection(BenchmarkType):
         for index, concept in enumerate(problem.concepts):
             chosen = solution.concepts[concept]
             rows, y = _join(problem, chosen)
-            x = problem.pool[rows].astype(np.float64)  # the reference feeds lists of Python floats
+            x = take_rows(problem.pool, rows).astype(np.float64)  # the reference feeds lists of Python floats
             test = problem.tests[concept]
             with warnings.catch_warnings(), single_threaded_blas():
                 warnings.simplefilter("ignore")
@@ -302,9 +302,11 @@ def _load_pool(pool_path: Path) -> tuple[np.ndarray, Mapping[str, int], dict[str
             return {"pool": pool, "ids_list": ids}
         array = np.asarray(ids, dtype=str)
         order = np.argsort(array, kind="stable").astype(np.int64)
-        return {"pool": pool, "sorted_ids": array[order], "order": order}
+        index = SortedIdIndex(array[order], order)
+        return {"pool": pool, "sorted_ids": index.sorted_ids, "order": order,
+                "duplicates": {"rows": index.duplicate_rows(), "unique": len(index)}}
 
-    values = derived_arrays("vision-pool-v1", [pool_path], build)
+    values = derived_arrays("vision-pool-v2", [pool_path], build)
     if "ids_list" in values:
         row_of: dict[str, int] = {}
         duplicate_rows: dict[str, list[int]] = {}
@@ -314,8 +316,8 @@ def _load_pool(pool_path: Path) -> tuple[np.ndarray, Mapping[str, int], dict[str
             else:
                 row_of[image_id] = row
         return values["pool"], row_of, duplicate_rows
-    index = SortedIdIndex(values["sorted_ids"], values["order"])
-    return values["pool"], index, index.duplicate_rows()
+    index = SortedIdIndex(values["sorted_ids"], values["order"], values["duplicates"]["unique"])
+    return values["pool"], index, {key: list(rows) for key, rows in values["duplicates"]["rows"].items()}
 
 
 class SortedIdIndex(Mapping):
@@ -323,12 +325,20 @@ class SortedIdIndex(Mapping):
 
     Iterates like the equivalent dict (each id once, in order of its first row)."""
 
-    def __init__(self, sorted_ids: np.ndarray, order: np.ndarray):
+    def __init__(self, sorted_ids: np.ndarray, order: np.ndarray, unique: int | None = None):
         self.sorted_ids, self.order = sorted_ids, order
-        n = len(sorted_ids)
-        self._first = np.ones(n, dtype=bool)
-        if n > 1:
-            self._first[1:] = sorted_ids[1:] != sorted_ids[:-1]
+        self._unique = unique
+        self._first_mask: np.ndarray | None = None
+
+    @property
+    def _first(self) -> np.ndarray:
+        # computed on demand: a lookup only touches the pages its binary search visits
+        if self._first_mask is None:
+            n = len(self.sorted_ids)
+            self._first_mask = np.ones(n, dtype=bool)
+            if n > 1:
+                self._first_mask[1:] = self.sorted_ids[1:] != self.sorted_ids[:-1]
+        return self._first_mask
 
     def rows(self, keys: list[str]) -> np.ndarray:
         """First row of each key, -1 where absent."""
@@ -354,7 +364,9 @@ class SortedIdIndex(Mapping):
         return isinstance(key, str) and int(self.rows([key])[0]) >= 0
 
     def __len__(self) -> int:
-        return int(self._first.sum())
+        if self._unique is None:
+            self._unique = int(self._first.sum())
+        return self._unique
 
     def __iter__(self):
         firsts = np.flatnonzero(self._first)
