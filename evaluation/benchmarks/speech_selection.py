@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..base import BenchmarkType, DataError, Metric, ProgressCallback, Result, SubmissionError, no_progress
-from ..cache import derived_arrays
+from ..cache import derived_arrays, take_rows
 from ..registry import register
 from ..submission_io import shorten
 from ._selection_common import load_yaml, parse_json, preview, read_embedding_table, read_submission_bytes, \
@@ -369,7 +369,7 @@ class SpeechSelection(BenchmarkType):
                  progress: ProgressCallback = no_progress) -> Result:
         from sklearn.metrics import f1_score
 
-        x_train = problem.x_train[solution.rows]
+        x_train = take_rows(problem.x_train, solution.rows)  # from the file if memory-mapped (evaluation.cache)
         predictor = _SoftVotePredictor(problem.x_eval)
         scores: list[float] = []
         per_seed = []
