@@ -33,10 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -157,17 +159,31 @@ def debugging_case(out: Path, scale: int):
 # running cold processes
 # ------------------------------------------------------------------------------------------------
 def run(cmd: list[str], env_extra: dict) -> dict:
+    """Wall, CPU (user+sys) and peak RSS of a fresh process. The peak comes from /usr/bin/time when
+    present: a child's own ru_maxrss would include the RSS of this (data-generating) parent at fork."""
     env = {**os.environ, **ONE_THREAD, "PYTHONPATH": str(ROOT), **env_extra}
+    rss_file = None
+    if Path("/usr/bin/time").exists():
+        handle, rss_file = tempfile.mkstemp(suffix=".rss")
+        os.close(handle)
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file, *cmd]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.communicate()
     wall = time.perf_counter() - start
-    if status != 0:
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # children are run one at a time
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024,
-            "out": out.decode()}
+    rss_mb = None
+    if rss_file:
+        text = Path(rss_file).read_text().split()
+        os.unlink(rss_file)
+        rss_mb = int(text[-1]) / 1024 if text else None
+    if rss_mb is None:
+        rss_mb = after.ru_maxrss / 1024
+    return {"wall": wall, "cpu": cpu, "rss_mb": rss_mb, "out": out.decode()}
 
 
 def ours(kind: str, data: Path, sub: Path, cache: Path, extra: list[str] = ()) -> dict:
