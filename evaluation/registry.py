@@ -12,7 +12,7 @@ from .base import BenchmarkType
 
 _REGISTRY: dict[str, BenchmarkType] = {}
 
-# slug -> module of evaluation.benchmarks defining it (tests/evaluation/test_registry.py keeps this true)
+# slug -> module of evaluation.benchmarks defining it (tests/evaluation/test_cold_scorers.py keeps this true)
 BUILTIN_MODULES: dict[str, str] = {
     "debugging": "debugging",
     "slicing": "slicing",

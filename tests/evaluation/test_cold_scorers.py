@@ -137,3 +137,15 @@ def test_cold_command_imports_only_what_its_type_needs(vision_data_dir, tmp_path
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["loaded"] == ([] if exact_logreg.available() else ["pandas", "sklearn"])
     assert 0.0 <= report["score"] <= 1.0
+
+
+def test_every_builtin_slug_is_defined_by_its_listed_module():
+    import importlib
+
+    for slug, module in registry.BUILTIN_MODULES.items():
+        assert registry.get(slug).slug == slug
+        assert type(registry.get(slug)).__module__ == f"evaluation.benchmarks.{module}"
+    assert {t.slug for t in registry.all_types()} == set(registry.BUILTIN_MODULES)
+    with pytest.raises(KeyError, match="unknown benchmark type"):
+        registry.get("no-such-type")
+    importlib.import_module("evaluation.benchmarks")  # the package itself imports nothing
