@@ -8,25 +8,39 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
 
 from .base import DataError
+
+# scikit-learn is imported when a model is built, not with this module: a cold command that only
+# uses the torch model (debugging) would otherwise pay ~1 s importing it.
 
 # The default k of "knn": small, so that label noise visibly hurts it (see docs/benchmarks/debugging.md).
 KNN_NEIGHBORS = 5
 
 
 def _knn(seed: int, n_neighbors: int = KNN_NEIGHBORS):
+    from sklearn.neighbors import KNeighborsClassifier
+
     # brute force: neighbour order (and tie handling) must not depend on tree heuristics
     return KNeighborsClassifier(n_neighbors=n_neighbors, algorithm="brute")
 
 
+def _logreg(seed: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000, random_state=seed)
+
+
+def _random_forest(seed: int):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=50, random_state=seed, n_jobs=1)
+
+
 MODELS: dict[str, Callable[..., object]] = {
-    "logreg": lambda seed: LogisticRegression(max_iter=1000, random_state=seed),
+    "logreg": _logreg,
     "knn": _knn,
-    "random_forest": lambda seed: RandomForestClassifier(n_estimators=50, random_state=seed, n_jobs=1),
+    "random_forest": _random_forest,
 }
 
 SUITES: dict[str, tuple[str, ...]] = {

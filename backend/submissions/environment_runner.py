@@ -121,7 +121,9 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
         try:
             while True:
                 try:
-                    process.wait(timeout=POLL_SECONDS)
+                    # Never past the limit: a limit shorter than the poll interval is still enforced.
+                    remaining = limit - (time.monotonic() - started)
+                    process.wait(timeout=max(0.05, min(POLL_SECONDS, remaining)))
                     break
                 except subprocess.TimeoutExpired:
                     pass

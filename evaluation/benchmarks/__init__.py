@@ -1,2 +1,5 @@
-"""Built-in benchmark types; importing a module registers its type."""
-from . import debugging, slicing, speech_selection, test_set, training_set, valuation, vision_selection  # noqa: F401
+"""Built-in benchmark types; importing a module registers its type.
+
+Nothing is imported here: ``evaluation.registry`` imports a type's module when it is first asked
+for (a cold command scoring one type imports only that type and its libraries).
+"""
