@@ -283,6 +283,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Evaluation -----------------------------------------------------------------------------------
 # Where workers unpack benchmark data, one directory per content hash.
 EVALUATION_DATA_CACHE = Path(os.environ.get("EVALUATION_DATA_CACHE", VAR_DIR / "data-cache"))
+# The evaluation library's decoded-array cache (evaluation/cache.py) lives next to the unpacked data,
+# not in the home directory of whoever runs the worker.
+os.environ.setdefault("EVALUATION_CACHE_DIR", str(EVALUATION_DATA_CACHE / "derived"))
 # Defaults for benchmarks that set no limit of their own.
 EVALUATION_TIME_LIMIT_SECONDS = env_int("EVALUATION_TIME_LIMIT_SECONDS", 1800)
 EVALUATION_MEMORY_LIMIT_MB = env_int("EVALUATION_MEMORY_LIMIT_MB", 8192)
