@@ -56,6 +56,11 @@ def test_in_process_scores_record_the_platform_environment(scored, client, users
     assert client.get("/api/challenges/kws/").json()["benchmarks"][0]["environment"] == "current"
 
 
+def _job_messages(callbacks) -> list:
+    """The after-commit callbacks that publish a job (live-update notices are sent after commit too)."""
+    return [callback for callback in callbacks if callback.__qualname__.startswith("enqueue.")]
+
+
 def test_pinning_and_rescoring_is_one_admin_action(scored, client, users, speech_challenge,
                                                    django_capture_on_commit_callbacks):
     benchmark = speech_challenge.benchmarks.get()
@@ -69,7 +74,7 @@ def test_pinning_and_rescoring_is_one_admin_action(scored, client, users, speech
                                follow=True)
     assert response.status_code == 200
     assert "queued 2 scored submission(s) again, to be scored in the dataperf-2023 environment" in response.content.decode()
-    assert len(callbacks) == 2  # one Celery message per submission, sent after commit
+    assert len(_job_messages(callbacks)) == 2  # one Celery message per submission, sent after commit
     for submission in scored:
         submission.refresh_from_db()
         assert submission.status == Submission.Status.QUEUED
@@ -78,7 +83,7 @@ def test_pinning_and_rescoring_is_one_admin_action(scored, client, users, speech
     # A second click finds nothing scored: nothing is queued twice.
     with django_capture_on_commit_callbacks(execute=False) as again:
         client.post(CHANGELIST, {"action": "rescore_benchmarks", "_selected_action": [benchmark.pk]})
-    assert len(again) == 0
+    assert len(_job_messages(again)) == 0
 
 
 def test_another_organizer_cannot_rescore_the_benchmark(scored, client, users, speech_challenge,
@@ -87,7 +92,7 @@ def test_another_organizer_cannot_rescore_the_benchmark(scored, client, users, s
     client.force_login(users["other_organizer"])
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         client.post(CHANGELIST, {"action": "rescore_benchmarks", "_selected_action": [benchmark.pk]})
-    assert len(callbacks) == 0
+    assert len(_job_messages(callbacks)) == 0
     assert all(Submission.objects.get(pk=s.pk).status == Submission.Status.SCORED for s in scored)
 
 
