@@ -32,6 +32,7 @@ from django.utils import timezone
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
 from backend.challenges.services import bump_leaderboard, extract_public_data, split_data_directory
+from backend.leaderboards import services as leaderboard_services
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
@@ -161,6 +162,7 @@ def reverify(submission: Submission, *, by) -> CodeRun:
         run.concealed_runs.all().delete()
         jobs.cancel(CONCEALED, [run.pk])
         bump_leaderboard(submission.phase_id)  # the row is unranked again until the new run reproduces
+        leaderboard_services.refresh_for_submission(submission)
         _enqueue(run, VERIFY)
     return run
 
@@ -207,6 +209,7 @@ def gave_up(code_run_id: int, job: Job, reason: str) -> None:
         run.run_token = ""
         run.save()
         bump_leaderboard(run.submission.phase_id)
+        leaderboard_services.refresh_for_submission(run.submission)
 
 
 def finish_verification(code_run_id: int, token: str, status: str, message: str, result=None,
@@ -233,6 +236,7 @@ def finish_verification(code_run_id: int, token: str, status: str, message: str,
             _enqueue(run, CONCEALED)
         run.save()
         bump_leaderboard(run.submission.phase_id)
+        leaderboard_services.refresh_for_submission(run.submission)  # reproduced or not: rankable or not
     return True
 
 

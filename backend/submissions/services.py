@@ -370,6 +370,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         submission.finished_at = timezone.now()
         submission.save()
         bump_leaderboard(submission.phase_id)
+        signals.standing_changed.send(sender=Submission, submission=submission)
         signals.submission_scored.send(sender=Submission, submission=submission)
     return True
 
@@ -464,6 +465,7 @@ def cancel_submission(submission: Submission, *, by: User) -> Submission:
         submission.save()
         if was_scored:
             bump_leaderboard(submission.phase_id)
+            signals.standing_changed.send(sender=Submission, submission=submission)
     return submission
 
 
@@ -490,6 +492,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         submission.save()
         if was_scored:
             bump_leaderboard(submission.phase_id)
+            signals.standing_changed.send(sender=Submission, submission=submission)
         _enqueue(submission)
     return submission
 
