@@ -117,12 +117,14 @@ class LeaderboardApi(APIView):
             return _csv_export(benchmark, phase, selectors.leaderboard_rows(phase, benchmark))
         if since is not None:
             return self._delta(request, phase, benchmark, version, since)
+        position = None
         if around == "me":
             position = selectors.position_of_viewer(phase, benchmark, request.user)
             page = 1 if position is None else (position - 1) // page_size + 1
-        etag = _etag("page", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size)
+        etag = _etag("page", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size,
+                     around and f"me:{position}")
         if _matches(request, etag):
-            return _json(b"", etag, request, private=False)
+            return _json(b"", etag, request, private=around is not None)
         key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}"
         body = cache.get(key)
         if body is None:
@@ -132,7 +134,10 @@ class LeaderboardApi(APIView):
                             "page_size": page_size, "pages": max(1, -(-count // page_size)),
                             "rows": [_public(row) for row in rows]})
             cache.set(key, body, timeout=CACHE_SECONDS)
-        return _json(body, etag, request, private=False)
+        if around is not None:
+            # Where the viewer's own row is (None: they have none, and this is the first page).
+            body = _encode({**json.loads(body), "my_position": position})
+        return _json(body, etag, request, private=around is not None)
 
     def _delta(self, request, phase, benchmark, version: int, since: str):
         if not since.isdigit() or int(since) > version:
@@ -238,6 +243,9 @@ class ChallengeLeaderboardApi(APIView):
                 f"{challenge.slug}-leaderboard.csv", ["rank", "entrant", "baseline", "aggregate", *slugs],
                 [[r["rank"], r["entrant"], r["is_baseline"], r["aggregate"], *[r["scores"][s] for s in slugs]]
                  for r in board["rows"]])
+        if export is None:  # a hidden board's viewer: their own rows, computed for them
+            return _json(_encode(board), _etag("challenge-hidden", request.user.pk, phase.pk, board["version"]),
+                         request, private=True)
         response = Response(board)
         if export == "json":
             response["Content-Disposition"] = f'attachment; filename="{challenge.slug}-leaderboard.json"'

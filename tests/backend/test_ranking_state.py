@@ -199,9 +199,10 @@ def test_around_me_is_the_page_holding_my_row(crowd, users):
     assert mine["page"] == 2 and [r["rank"] for r in mine["rows"]] == [4, 5, 6]
     assert "alice" in [r["entrant"] for r in mine["rows"]]
     own = client.get(BOARD, {"page_size": 1, "around": "me"}).json()
-    assert [(r["entrant"], r["rank"]) for r in own["rows"]] == [("alice", 5)]
-    client.force_authenticate(users["bob"])  # no row: the first page
-    assert client.get(BOARD, {"page_size": 3, "around": "me"}).json()["page"] == 1
+    assert [(r["entrant"], r["rank"]) for r in own["rows"]] == [("alice", 5)] and own["my_position"] == 5
+    client.force_authenticate(users["bob"])  # no row: the first page, and no position
+    nothing = client.get(BOARD, {"page_size": 3, "around": "me"}).json()
+    assert nothing["page"] == 1 and nothing["my_position"] is None
 
 
 @pytest.mark.parametrize("params, field", [

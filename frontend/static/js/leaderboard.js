@@ -98,8 +98,8 @@
     if (!signedIn || data.hidden) { own.hidden = true; return; }
     const shown = new Set(data.rows.map((r) => r.submission_id));
     const answer = await getJson(url({ around: "me", page_size: 1 }));
-    const row = answer.ok && answer.data.rows.length ? answer.data.rows[0] : null;
-    if (!row || shown.has(row.submission_id) || answer.data.count === 0) { own.hidden = true; return; }
+    const row = answer.ok && answer.data.my_position && answer.data.rows.length ? answer.data.rows[0] : null;
+    if (!row || shown.has(row.submission_id)) { own.hidden = true; return; }
     own.querySelector("span").textContent = (row.rank === null ? "unranked" : "#" + row.rank) + " · " + row.entrant + " · " + fmt(row.score);
     own.hidden = false;
   }
