@@ -32,10 +32,10 @@ from django.utils import timezone
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
 from backend.challenges.services import bump_leaderboard, extract_public_data, split_data_directory
-from backend.leaderboards import services as leaderboard_services
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
+from backend.leaderboards import services as leaderboard_services
 from backend.sandbox import CodeArchiveError, extract_code_archive
 from backend.submissions.models import Submission
 from backend.submissions.services import SubmissionRejected
