@@ -44,6 +44,7 @@ class EntrantRow(models.Model):
             models.Index(fields=["phase", "benchmark", "rule", "tier", "order_key", "created_at", "submission"],
                          name="entrant_row_board_order"),
             models.Index(fields=["phase", "benchmark", "rule", "changed_version"], name="entrant_row_changed"),
+            models.Index(fields=["entrant_key"], name="entrant_row_entrant"),  # renames
         ]
 
     def __str__(self) -> str:

@@ -174,3 +174,16 @@ def _rebuild_board(phase_id: int, benchmark: Benchmark, version: int) -> int:
             for (key, rule), s in chosen.items()]
     EntrantRow.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
+
+
+def rename_entrant(entrant_key: str, name: str) -> None:
+    """A team or user was renamed: their rows show the new name (bumping the phases they are on)."""
+    with transaction.atomic():
+        stale = EntrantRow.objects.filter(entrant_key=entrant_key).exclude(entrant_name=name)
+        phase_ids = sorted(set(stale.values_list("phase_id", flat=True)))
+        if not phase_ids:
+            return
+        bump_leaderboard(*phase_ids)
+        for phase_id in phase_ids:
+            version = Phase.objects.select_for_update().values_list("leaderboard_version", flat=True).get(pk=phase_id)
+            stale.filter(phase_id=phase_id).update(entrant_name=name, changed_version=version)

@@ -6,12 +6,14 @@
 - a test-set benchmark's data changed: the suite is trained in the background (a job);
 - a benchmark's board: the closed division's ranking rule and concealed-tasks column;
 - a submission's scores stored or removed (or the submission deleted): its entrant's ranked row is
-  refreshed in the same transaction (``leaderboards.services.refresh_for_submission``).
+  refreshed in the same transaction (``leaderboards.services.refresh_for_submission``); a renamed team
+  or user is renamed on the boards.
 """
 from __future__ import annotations
 
 from django.db.models.signals import post_delete, post_save
 
+from backend.accounts.models import Team, User
 from backend.challenges.models import DatasetArtifact
 from backend.closed_division import services as closed_division
 from backend.closed_division.leaderboard import ClosedDivisionBoard
@@ -58,7 +60,20 @@ def refresh_after_delete(sender, instance: Submission, **kwargs) -> None:
         leaderboard_services.refresh_for_submission(instance)
 
 
+def rename_on_board(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+    """A renamed team or user: their leaderboard rows show the new name."""
+    name_field = "name" if isinstance(instance, Team) else "username"
+    if created or (update_fields is not None and name_field not in update_fields):  # e.g. last_login at sign-in
+        return
+    if isinstance(instance, Team):
+        leaderboard_services.rename_entrant(f"team:{instance.pk}", instance.name)
+    else:
+        leaderboard_services.rename_entrant(f"user:{instance.pk}", instance.username)
+
+
 def connect() -> None:
+    post_save.connect(rename_on_board, sender=Team, dispatch_uid="orchestration-rename-team")
+    post_save.connect(rename_on_board, sender=User, dispatch_uid="orchestration-rename-user")
     submission_signals.standing_changed.connect(refresh_standing, dispatch_uid="orchestration-standing")
     post_delete.connect(refresh_after_delete, sender=Submission, dispatch_uid="orchestration-standing-delete")
     submission_signals.checking_upload.connect(check_code, dispatch_uid="orchestration-check-code")

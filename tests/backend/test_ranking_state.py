@@ -312,3 +312,18 @@ def test_two_concurrent_scores_of_one_entrant_end_with_the_right_row(speech_chal
         assert row.submission_id == subs[1].pk and row.primary_value == values[1]
         latest = EntrantRow.objects.get(entrant_key=f"user:{users['alice'].pk}", rule="latest")
         assert latest.submission_id == subs[1].pk  # created last
+
+
+def test_a_renamed_team_or_user_is_renamed_on_the_board(speech_challenge, users):
+    benchmark = speech_challenge.benchmarks.get()
+    team = Team.objects.create(name="owls", created_by=users["alice"])
+    _score(_new(benchmark, users["alice"], team=team), 0.8)
+    _score(_new(benchmark, users["bob"]), 0.5)
+    client = APIClient()
+    version = client.get(BOARD).json()["version"]
+    team.name = "hawks"
+    team.save()
+    users["bob"].username = "robert"
+    users["bob"].save()
+    assert [r["entrant"] for r in client.get(BOARD).json()["rows"]] == ["hawks", "robert"]
+    assert sorted(r["entrant"] for r in client.get(BOARD, {"since": version}).json()["rows"]) == ["hawks", "robert"]
