@@ -117,6 +117,8 @@ class LeaderboardApi(APIView):
             return _csv_export(benchmark, phase, selectors.leaderboard_rows(phase, benchmark))
         if since is not None:
             return self._delta(request, phase, benchmark, version, since)
+        # Only a public board's pages may be kept by shared caches (they still revalidate every time).
+        private = around is not None or phase.leaderboard_visibility != phase.Visibility.PUBLIC
         position = None
         if around == "me":
             position = selectors.position_of_viewer(phase, benchmark, request.user)
@@ -124,7 +126,7 @@ class LeaderboardApi(APIView):
         etag = _etag("page", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size,
                      around and f"me:{position}")
         if _matches(request, etag):
-            return _json(b"", etag, request, private=around is not None)
+            return _json(b"", etag, request, private=private)
         key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}"
         body = cache.get(key)
         if body is None:
@@ -137,15 +139,16 @@ class LeaderboardApi(APIView):
         if around is not None:
             # Where the viewer's own row is (None: they have none, and this is the first page).
             body = _encode({**json.loads(body), "my_position": position})
-        return _json(body, etag, request, private=around is not None)
+        return _json(body, etag, request, private=private)
 
     def _delta(self, request, phase, benchmark, version: int, since: str):
         if not since.isdigit() or int(since) > version:
             # Not a version of this board (e.g. a hidden board's digest, or from a restored database).
             raise Rejected("since", "is not a version of this leaderboard; load the board without since")
         etag = _etag("delta", phase.pk, benchmark.pk, phase.ranking_rule, version, since)
+        private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
         if int(since) == version:
-            return _json(_encode({"changed": False, "version": version}), etag, request, private=False)
+            return _json(_encode({"changed": False, "version": version}), etag, request, private=private)
         key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}"
         body = cache.get(key)
         if body is None:
@@ -154,7 +157,7 @@ class LeaderboardApi(APIView):
             body = _encode({**_head(phase, benchmark, version, hidden=False), "since": int(since), "count": count,
                             "rows": [_public(row) for row in rows], "removed": removed})
             cache.set(key, body, timeout=CACHE_SECONDS)
-        return _json(body, etag, request, private=False)
+        return _json(body, etag, request, private=private)
 
     def _hidden(self, request, phase, benchmark, since, export):
         """The viewer's own rows, without rank; no count, no pages, no other rows, in any answer."""
@@ -225,15 +228,16 @@ class ChallengeLeaderboardApi(APIView):
         if export is None and not hidden:
             version = phase.leaderboard_version
             etag = _etag("challenge", phase.pk, phase.ranking_rule, version)
+            private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
             if _matches(request, etag):
-                return _json(b"", etag, request, private=False)
+                return _json(b"", etag, request, private=private)
             key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
             body = cache.get(key)
             if body is None:
                 board = selectors.challenge_leaderboard(phase, request.user)
                 body = _encode({**board, "version": version})
                 cache.set(key, body, timeout=CACHE_SECONDS)
-            return _json(body, etag, request, private=False)
+            return _json(body, etag, request, private=private)
         board = selectors.challenge_leaderboard(phase, request.user)
         board = {**board, "version": selectors.version_for_viewer(board["rows"], phase, request.user,
                                                                   phase.leaderboard_version)}

@@ -327,3 +327,12 @@ def test_a_renamed_team_or_user_is_renamed_on_the_board(speech_challenge, users)
     users["bob"].save()
     assert [r["entrant"] for r in client.get(BOARD).json()["rows"]] == ["hawks", "robert"]
     assert sorted(r["entrant"] for r in client.get(BOARD, {"since": version}).json()["rows"]) == ["hawks", "robert"]
+
+
+def test_only_public_boards_may_be_kept_by_shared_caches(crowd, users):
+    assert APIClient().get(BOARD)["Cache-Control"] == "public, no-cache"
+    Phase.objects.update(leaderboard_visibility=Phase.Visibility.HIDDEN)
+    organizer = APIClient()
+    organizer.force_authenticate(users["organizer"])
+    for url in (BOARD, "/api/challenges/kws/leaderboard/"):
+        assert organizer.get(url)["Cache-Control"] == "private, no-cache"
