@@ -27,8 +27,9 @@ class ClosedDivisionBoard(BoardExtension):
         return Q(division=Submission.Division.OPEN) | Q(code_run__status="reproduced")
 
     def apply(self, rows: list[dict]) -> list[dict]:
-        """Unreproduced closed-division rows are marked and unranked, after the ranked rows. Adds
-        ``reproduced`` and ``verification``."""
+        """Adds ``reproduced`` and ``verification`` (and the concealed-tasks value) to the rows. The
+        ranking itself needs nothing here: unreproduced closed-division rows are stored unrankable
+        (``rankable`` above), so they are already unranked and after the ranked rows."""
         runs = closed.verification_by_submission([r["submission_id"] for r in rows if r["division"] == "closed"])
         for row in rows:
             status, concealed = runs.get(row["submission_id"], (None, None))
@@ -38,7 +39,4 @@ class ClosedDivisionBoard(BoardExtension):
                 row["rank"] = None
             if closed.CONCEALED_COLUMN in row["metrics"]:
                 row["metrics"][closed.CONCEALED_COLUMN] = concealed if row["reproduced"] else None
-        ranked = [r for r in rows if r["rank"] is not None]
-        for position, row in enumerate(ranked, start=1):
-            row["rank"] = position
-        return ranked + [r for r in rows if r["rank"] is None]
+        return rows

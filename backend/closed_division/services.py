@@ -36,6 +36,7 @@ from backend.core import live
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
+from backend.leaderboards import services as leaderboard_services
 from backend.sandbox import CodeArchiveError, extract_code_archive
 from backend.submissions.models import Submission
 from backend.submissions.services import SubmissionRejected
@@ -168,6 +169,7 @@ def reverify(submission: Submission, *, by) -> CodeRun:
         run.concealed_runs.all().delete()
         jobs.cancel(CONCEALED, [run.pk])
         bump_leaderboard(submission.phase_id)  # the row is unranked again until the new run reproduces
+        leaderboard_services.refresh_for_submission(submission)
         _enqueue(run, VERIFY)
     return run
 
@@ -216,6 +218,7 @@ def gave_up(code_run_id: int, job: Job, reason: str) -> None:
         run.save()
         _changed(run)
         bump_leaderboard(run.submission.phase_id)
+        leaderboard_services.refresh_for_submission(run.submission)
 
 
 def finish_verification(code_run_id: int, token: str, status: str, message: str, result=None,
@@ -243,6 +246,7 @@ def finish_verification(code_run_id: int, token: str, status: str, message: str,
         run.save()
         _changed(run)
         bump_leaderboard(run.submission.phase_id)
+        leaderboard_services.refresh_for_submission(run.submission)  # reproduced or not: rankable or not
     return True
 
 

@@ -1,9 +1,18 @@
-"""Leaderboard API: ranked rows, and a cheap version check for live pages."""
+"""Leaderboard API: ranked rows in pages, deltas since a version, ETags.
+
+A page's JSON is the same for every viewer who may see the whole board, so it is encoded once per
+(version, page) and cached as bytes; its ETag names the version and the page, and a client that sends it
+back in ``If-None-Match`` gets a 304 before any row is read. Hidden boards are computed per viewer (their
+own rows, no rank, no count) and never stored under a shared key.
+"""
 import csv
+import hashlib
 import io
+import json
 import math
 import re
 
+from django.core.cache import cache
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,9 +23,13 @@ from rest_framework.views import APIView
 
 from backend.challenges import selectors as challenge_selectors
 from backend.core.errors import Rejected
-from backend.core.params import choice_param, id_param, text_param
+from backend.core.params import choice_param, id_param, int_param, text_param
 
 from . import selectors
+
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+CACHE_SECONDS = 600
+HIDDEN_FIELDS = ("user_id", "team_id", "entrant_key")
 
 
 def resolve(user, slug: str, benchmark_slug: str, phase_id: int | None):
@@ -25,6 +38,7 @@ def resolve(user, slug: str, benchmark_slug: str, phase_id: int | None):
     phase = phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(benchmark.challenge)
     if phase is None:
         raise Http404("No such phase.")
+    phase.challenge = benchmark.challenge
     return benchmark, phase
 
 
@@ -47,51 +61,150 @@ def _since_param(params) -> str | None:
     return since
 
 
+def _page_size_param(params) -> int:
+    size = int_param(params, "page_size", default=DEFAULT_PAGE_SIZE, minimum=1, maximum=2**31)
+    if size > MAX_PAGE_SIZE:
+        raise Rejected("page_size", f"{size} is more than {MAX_PAGE_SIZE} rows per page")
+    return size
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in HIDDEN_FIELDS}
+
+
+def _encode(payload: dict) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), default=str).encode()
+
+
+def _etag(*parts) -> str:
+    return '"' + hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()[:24] + '"'
+
+
+def _matches(request, etag: str) -> bool:
+    sent = request.headers.get("If-None-Match", "")
+    return any(tag.strip().removeprefix("W/") == etag for tag in sent.split(",")) if sent else False
+
+
+def _json(body: bytes, etag: str, request, *, private: bool) -> HttpResponse:
+    """The encoded body, or 304 when the client already has it."""
+    if _matches(request, etag):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    # Revalidate every time (the board changes with every score); never share a per-viewer answer.
+    response["Cache-Control"] = ("private" if private else "public") + ", no-cache"
+    response["Vary"] = "Cookie, Authorization"
+    return response
+
+
 class LeaderboardApi(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses=OpenApiTypes.OBJECT, parameters=[
         OpenApiParameter("phase", int, description="phase id; default: the current phase"),
-        OpenApiParameter("since", str, description="a version you have; if unchanged, only {changed: false} is returned"),
-        OpenApiParameter("export", str, enum=["csv"], description="download the ranked rows as CSV"),
+        OpenApiParameter("page", int, description="page number, from 1 (default 1)"),
+        OpenApiParameter("page_size", int, description=f"rows per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE})"),
+        OpenApiParameter("around", str, enum=["me"], description="the page holding your own row"),
+        OpenApiParameter("since", str, description="a version you have: only the rows changed since then "
+                                                   "(`changed: false` when none); ranks of other rows may have shifted"),
+        OpenApiParameter("export", str, enum=["csv"], description="download all ranked rows as CSV"),
     ])
     def get(self, request, slug: str, benchmark: str):
         params = request.query_params
         phase_id, since = id_param(params, "phase"), _since_param(params)
         export = choice_param(params, "export", ["csv"])
+        page = int_param(params, "page", default=1, minimum=1, maximum=10**6)
+        page_size = _page_size_param(params)
+        around = choice_param(params, "around", ["me"])
         benchmark, phase = resolve(request.user, slug, benchmark, phase_id)
         if not selectors.can_view_leaderboard(request.user, phase):
             return _sign_in_required(request)
-        version = selectors.leaderboard_version(phase)
-        hidden = selectors.is_hidden_for(request.user, phase)
+        version = phase.leaderboard_version
+        if selectors.is_hidden_for(request.user, phase):
+            return self._hidden(request, phase, benchmark, since, export)
         if export == "csv":
-            phase.leaderboard_version = version
-            rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
-            columns = selectors.columns_for(benchmark)
-            keys = [c.key for c in columns]
-            integer = {c.key for c in columns if c.integer}
-            return _csv_response(
-                f"{benchmark.challenge.slug}-{benchmark.slug}-leaderboard.csv",
-                ["rank", "entrant", "baseline", "division", "submitted_at", *keys, "environment"],
-                [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"], *[_count(r["metrics"][k]) if k in integer else r["metrics"][k] for k in keys],
-                  r.get("environment", "")] for r in rows])
-        if not hidden and since is not None and since == str(version):
-            return Response({"changed": False, "version": version})
-        phase.leaderboard_version = version
-        rows = selectors.rows_for_viewer(selectors.leaderboard_rows(phase, benchmark), phase, request.user)
-        version = selectors.version_for_viewer(rows, phase, request.user, version)
-        if hidden and since is not None and since == str(version):
-            return Response({"changed": False, "version": version})
-        columns = selectors.columns_for(benchmark, phase)
-        return Response({
-            "changed": True,
-            "version": version,
-            "hidden": hidden,
-            "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
-            "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "integer": c.integer}
-                        for c in columns],
-            "rows": [{k: v for k, v in row.items() if k not in ("user_id", "team_id", "entrant_key")} for row in rows],
-        })
+            return _csv_export(benchmark, phase, selectors.leaderboard_rows(phase, benchmark))
+        if since is not None:
+            return self._delta(request, phase, benchmark, version, since)
+        # Only a public board's pages may be kept by shared caches (they still revalidate every time).
+        private = around is not None or phase.leaderboard_visibility != phase.Visibility.PUBLIC
+        position = None
+        if around == "me":
+            position = selectors.position_of_viewer(phase, benchmark, request.user)
+            page = 1 if position is None else (position - 1) // page_size + 1
+        etag = _etag("page", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size,
+                     around and f"me:{position}")
+        if _matches(request, etag):
+            return _json(b"", etag, request, private=private)
+        key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}"
+        body = cache.get(key)
+        if body is None:
+            count = selectors.board_count(phase, benchmark)
+            rows = selectors.board_page(phase, benchmark, page, page_size)
+            body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
+                            "page_size": page_size, "pages": max(1, -(-count // page_size)),
+                            "rows": [_public(row) for row in rows]})
+            cache.set(key, body, timeout=CACHE_SECONDS)
+        if around is not None:
+            # Where the viewer's own row is (None: they have none, and this is the first page).
+            body = _encode({**json.loads(body), "my_position": position})
+        return _json(body, etag, request, private=private)
+
+    def _delta(self, request, phase, benchmark, version: int, since: str):
+        if not since.isdigit() or int(since) > version:
+            # Not a version of this board (e.g. a hidden board's digest, or from a restored database).
+            raise Rejected("since", "is not a version of this leaderboard; load the board without since")
+        etag = _etag("delta", phase.pk, benchmark.pk, phase.ranking_rule, version, since)
+        private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
+        if int(since) == version:
+            return _json(_encode({"changed": False, "version": version}), etag, request, private=private)
+        key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}"
+        body = cache.get(key)
+        if body is None:
+            rows, removed = selectors.changed_rows(phase, benchmark, int(since))
+            count = selectors.board_count(phase, benchmark)
+            body = _encode({**_head(phase, benchmark, version, hidden=False), "since": int(since), "count": count,
+                            "rows": [_public(row) for row in rows], "removed": removed})
+            cache.set(key, body, timeout=CACHE_SECONDS)
+        return _json(body, etag, request, private=private)
+
+    def _hidden(self, request, phase, benchmark, since, export):
+        """The viewer's own rows, without rank; no count, no pages, no other rows, in any answer."""
+        rows = selectors.own_rows(phase, benchmark, request.user)
+        if export == "csv":
+            return _csv_export(benchmark, phase, rows)
+        version = selectors.version_for_viewer(rows, phase, request.user, phase.leaderboard_version)
+        etag = _etag("hidden", request.user.pk, phase.pk, benchmark.pk, version)
+        if since is not None and since == str(version):
+            return _json(_encode({"changed": False, "version": version}), etag + "-u", request, private=True)
+        body = _encode({**_head(phase, benchmark, version, hidden=True), "count": None, "page": 1, "pages": 1,
+                        "rows": [_public(row) for row in rows]})
+        return _json(body, etag, request, private=True)
+
+
+def _head(phase, benchmark, version, *, hidden: bool) -> dict:
+    columns = selectors.columns_for(benchmark, phase)
+    return {
+        "changed": True,
+        "version": version,
+        "hidden": hidden,
+        "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
+        "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "integer": c.integer}
+                    for c in columns],
+    }
+
+
+def _csv_export(benchmark, phase, rows) -> HttpResponse:
+    columns = selectors.columns_for(benchmark)
+    keys = [c.key for c in columns]
+    integer = {c.key for c in columns if c.integer}
+    return _csv_response(
+        f"{benchmark.challenge.slug}-{benchmark.slug}-leaderboard.csv",
+        ["rank", "entrant", "baseline", "division", "submitted_at", *keys, "environment"],
+        [[r["rank"], r["entrant"], r["is_baseline"], r["division"], r["submitted_at"],
+          *[_count(r["metrics"][k]) if k in integer else r["metrics"][k] for k in keys],
+          r.get("environment", "")] for r in rows])
 
 
 def _count(value):
@@ -142,7 +255,9 @@ def weights_param(params, name: str, slugs: list[str]) -> dict[str, float]:
 
 class ChallengeLeaderboardApi(APIView):
     """All benchmarks of a challenge combined: raw and normalised primary scores, default weights,
-    aggregate ranking. ``?weights=`` re-weights it (the page's sliders); ``?export=csv|json`` downloads it."""
+    aggregate ranking. ``?weights=`` re-weights it (the page's sliders); ``?export=csv|json`` downloads it.
+    The default-weight board's JSON is encoded once per version (cached bytes, ETag); a hidden board's
+    viewer gets their own rows, never cached."""
 
     permission_classes = [AllowAny]
 
@@ -160,17 +275,35 @@ class ChallengeLeaderboardApi(APIView):
         phase = challenge.phases.filter(pk=phase_id).first() if phase_id is not None else challenge_selectors.current_phase(challenge)
         if phase is None:
             raise Http404("No such phase.")
+        phase.challenge = challenge
         if not selectors.can_view_leaderboard(request.user, phase):
             return _sign_in_required(request)
+        hidden = selectors.is_hidden_for(request.user, phase)
+        if export is None and not hidden and not weights:
+            version = phase.leaderboard_version
+            etag = _etag("challenge", phase.pk, phase.ranking_rule, version)
+            private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
+            if _matches(request, etag):
+                return _json(b"", etag, request, private=private)
+            key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
+            body = cache.get(key)
+            if body is None:
+                board = selectors.challenge_leaderboard(phase, request.user)
+                body = _encode({**board, "version": version})
+                cache.set(key, body, timeout=CACHE_SECONDS)
+            return _json(body, etag, request, private=private)
         board = selectors.challenge_leaderboard(phase, request.user, weights)
-        board["version"] = selectors.version_for_viewer(board["rows"], phase, request.user,
-                                                        selectors.leaderboard_version(phase))
+        board = {**board, "version": selectors.version_for_viewer(board["rows"], phase, request.user,
+                                                                  phase.leaderboard_version)}
         if export == "csv":
             slugs = [b["slug"] for b in board["benchmarks"]]
             return _csv_response(
                 f"{challenge.slug}-leaderboard.csv", ["rank", "entrant", "baseline", "aggregate", *slugs],
                 [[r["rank"], r["entrant"], r["is_baseline"], r["aggregate"], *[r["scores"][s] for s in slugs]]
                  for r in board["rows"]])
+        if export is None:  # a hidden board's viewer: their own rows, computed for them
+            return _json(_encode(board), _etag("challenge-hidden", request.user.pk, phase.pk, board["version"]),
+                         request, private=True)
         response = Response(board)
         if export == "json":
             response["Content-Disposition"] = f'attachment; filename="{challenge.slug}-leaderboard.json"'

@@ -1,9 +1,10 @@
-"""Ranked leaderboard rows, computed in the database.
+"""Ranked leaderboard rows, read from the derived ranking state (``models.EntrantRow``).
 
 One row per entrant (team, else user; each baseline is its own entrant), chosen by the phase's
-rule (best or latest scored submission); rows with no primary score sort last; ties go to the
-earlier submission. Results are cached under the phase's ``leaderboard_version``, which every
-score change bumps, so a cached board is never stale.
+rule (best or latest scored submission) when a score is recorded (``services.refresh_entrant``); rows
+with no primary score sort last; ties go to the earlier submission. A request reads a page of the
+entrant table in its index order (ranks are positions: ranked rows come first); whole boards (CSV, the
+combined board) are cached under the phase's ``leaderboard_version``, which every score change bumps.
 """
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import json
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import (BooleanField, Case, CharField, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When,
-                              Window)
-from django.db.models.functions import Cast, Concat, RowNumber
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, Q, Value
 
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
-from backend.submissions.models import Score, Submission
+from backend.submissions.models import Submission
+
+from .models import EntrantRow
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,13 @@ class BoardExtension:
         return []
 
     def rankable(self) -> Q | None:
-        """A condition on Submission: an entrant's row is picked among these first."""
+        """A condition on Submission: an entrant's row is picked among these first, and only these rank.
+        Stored with the row when it is refreshed: whatever changes the condition's outcome calls
+        ``leaderboards.services.refresh_for_submission`` in its transaction."""
         return None
 
     def apply(self, rows: list[dict]) -> list[dict]:
+        """Annotate rows in place (a page, a delta or a whole board): never reorder nor renumber them."""
         return rows
 
 
@@ -79,7 +84,8 @@ def _extension_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column
     return [column for extension in _extensions for column in extension.columns(benchmark, phase)]
 
 
-def _rankable():
+def rankable_expression():
+    """The extensions' condition on Submission (``services`` stores it as the row's ``rankable``)."""
     conditions = [c for c in (e.rankable() for e in _extensions) if c is not None]
     if not conditions:
         return Value(True, output_field=BooleanField())
@@ -101,83 +107,117 @@ def can_view_leaderboard(user, phase: Phase) -> bool:
     return user.is_authenticated  # hidden: signed-in users see their own rows only
 
 
-def _metric_value(metric: str):
-    return Subquery(Score.objects.filter(submission=OuterRef("pk"), metric=metric).values("value")[:1])
+BOARD_ORDER = ("tier", "order_key", "tie_key_1", "tie_key_2", "created_at", "submission_id")
 
 
-def _ranked_queryset(phase: Phase, benchmark: Benchmark):
-    primary = benchmark.benchmark_type.primary_metric
-    higher = benchmark.benchmark_type.metric(primary).higher_is_better
-    primary_value = F("primary_value")
-    score_order = [primary_value.desc(nulls_last=True) if higher else primary_value.asc(nulls_last=True)]
-    # Equal primary scores: the type's tie-break metrics decide (each in its direction), then the earlier submission.
-    tie_breaks = {}
-    for position, key in enumerate(benchmark.benchmark_type.tie_break_metrics):
-        alias = f"tie_break_{position}"
-        tie_breaks[alias] = _metric_value(key)
-        value = F(alias)
-        score_order.append(value.desc(nulls_last=True) if benchmark.benchmark_type.metric(key).higher_is_better
-                           else value.asc(nulls_last=True))
-    entrant = Case(
-        # Baselines are entrants of their own, whoever posted them.
-        When(is_baseline=True, then=Concat(Value("baseline:"), F("baseline_name"))),
-        When(team__isnull=False, then=Concat(Value("team:"), Cast("team_id", CharField()))),
-        default=Concat(Value("user:"), Cast("user_id", CharField())),
-        output_field=CharField(),
-    )
-    qs = (
-        Submission.objects.filter(phase=phase, benchmark=benchmark, status=Submission.Status.SCORED)
-        .annotate(primary_value=_metric_value(primary), entrant=entrant, **tie_breaks)
-    )
-    if phase.ranking_rule == Phase.RankingRule.LATEST:
-        pick_order = [F("created_at").desc(), F("id").desc()]
-    else:
-        pick_order = [*score_order, F("created_at").asc(), F("id").asc()]
-    qs = qs.annotate(rankable=_rankable())
-    pick_order = [F("rankable").desc(), *pick_order]
-    qs = qs.annotate(pick=Window(RowNumber(), partition_by=[F("entrant")], order_by=pick_order)).filter(pick=1)
-    return qs.order_by(*score_order, "created_at", "id").select_related("user", "team")
+def _board(phase: Phase, benchmark: Benchmark):
+    """The entrant rows shown on the board (under the phase's current rule), in no particular order."""
+    return EntrantRow.objects.filter(phase_id=phase.pk, benchmark_id=benchmark.pk, rule=phase.ranking_rule,
+                                     tier__lt=EntrantRow.Tier.ABSENT)
+
+
+def _row_dict(row: EntrantRow, columns: list[Column], rank: int | None) -> dict:
+    values = row.scores or {}
+    return {
+        "rank": rank if row.tier == EntrantRow.Tier.RANKED else None,
+        "entrant": row.entrant_name,
+        "entrant_key": row.entrant_key,
+        "user_id": row.user_id_value,
+        "team_id": row.team_id_value,
+        "is_baseline": row.is_baseline,
+        "division": row.division,
+        "submission_id": row.submission_id,
+        "submitted_at": row.created_at.isoformat() if row.created_at else None,
+        "score": row.primary_value,
+        "metrics": {c.key: values.get(c.key) for c in columns},
+        "spreads": {c.key: values.get(c.spread_key) for c in columns if c.spread_key},
+        # Which environment (library versions) produced the scores; boards may mix them until re-scored.
+        "environment": row.environment_label,
+        "environment_versions": row.environment,
+    }
+
+
+def _finish(rows: list[dict]) -> list[dict]:
+    for extension in _extensions:
+        rows = extension.apply(rows)
+    return rows
+
+
+def board_count(phase: Phase, benchmark: Benchmark) -> int:
+    return _board(phase, benchmark).count()
+
+
+def board_page(phase: Phase, benchmark: Benchmark, page: int, page_size: int) -> list[dict]:
+    """One page of the ranked rows (pages count from 1). Ranked rows come first in the board's order, so
+    a row's rank is its position: an index range scan, whatever the board's size."""
+    offset = (page - 1) * page_size
+    columns = columns_for(benchmark, phase)
+    rows = _board(phase, benchmark).order_by(*BOARD_ORDER)[offset:offset + page_size]
+    return _finish([_row_dict(row, columns, offset + i) for i, row in enumerate(rows, start=1)])
 
 
 def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
-    """All ranked rows (cached). Callers filter them for the viewer with ``rows_for_viewer``."""
+    """All ranked rows (cached per version; CSV export, the combined board). Callers filter them for the
+    viewer with ``rows_for_viewer``."""
     key = f"leaderboard:{phase.pk}:{benchmark.pk}:{phase.leaderboard_version}:{phase.ranking_rule}"
     rows = cache.get(key)
     if rows is not None:
         return rows
     columns = columns_for(benchmark, phase)
-    submissions = list(_ranked_queryset(phase, benchmark))
-    scores: dict[int, dict[str, float | None]] = {}
-    for score in Score.objects.filter(submission__in=[s.pk for s in submissions]):
-        scores.setdefault(score.submission_id, {})[score.metric] = score.value
-    rows = []
-    rank = 0
-    for position, sub in enumerate(submissions, start=1):
-        if sub.primary_value is not None:
-            rank = position
-        values = scores.get(sub.pk, {})
-        rows.append({
-            "rank": rank if sub.primary_value is not None else None,
-            "entrant": sub.entrant_name,
-            "entrant_key": sub.entrant,
-            "user_id": sub.user_id,
-            "team_id": sub.team_id,
-            "is_baseline": sub.is_baseline,
-            "division": sub.division,
-            "submission_id": sub.pk,
-            "submitted_at": sub.created_at.isoformat(),
-            "score": sub.primary_value,
-            "metrics": {c.key: values.get(c.key) for c in columns},
-            "spreads": {c.key: values.get(c.spread_key) for c in columns if c.spread_key},
-            # Which environment (library versions) produced the scores; boards may mix them until re-scored.
-            "environment": sub.environment_label,
-            "environment_versions": sub.environment,
-        })
-    for extension in _extensions:
-        rows = extension.apply(rows)
+    rows = _finish([_row_dict(row, columns, i)
+                    for i, row in enumerate(_board(phase, benchmark).order_by(*BOARD_ORDER), start=1)])
     cache.set(key, rows, timeout=3600)
     return rows
 
+
+def _own(user) -> Q:
+    """The viewer's rows: their own submissions without a team (baselines they posted included), and
+    their teams'."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    team_ids = list(user.teams.values_list("pk", flat=True))
+    return Q(team_id_value__isnull=True, user_id_value=user.pk) | Q(team_id_value__in=team_ids)
+
+
+def own_rows(phase: Phase, benchmark: Benchmark, user) -> list[dict]:
+    """The viewer's rows without ranks (a hidden board's view): a few rows, read by the viewer's keys."""
+    columns = columns_for(benchmark, phase)
+    rows = _board(phase, benchmark).filter(_own(user)).order_by(*BOARD_ORDER)
+    return [{**row, "rank": None} for row in _finish([_row_dict(row, columns, None) for row in rows])]
+
+
+def positions(phase: Phase, benchmark: Benchmark, ids: list[int]) -> dict[int, int]:
+    """Each listed entrant row's position on the board (1 = first), one window query over the board's
+    rows (at most one per entrant)."""
+    if not ids:
+        return {}
+    table = EntrantRow._meta.db_table
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (f"SELECT id, position FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY {', '.join(BOARD_ORDER)}) AS position "
+           f"FROM {table} WHERE phase_id = %s AND benchmark_id = %s AND rule = %s AND tier < %s) AS board "
+           f"WHERE id IN ({placeholders})")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [phase.pk, benchmark.pk, phase.ranking_rule, int(EntrantRow.Tier.ABSENT), *ids])
+        return dict(cursor.fetchall())
+
+
+def position_of_viewer(phase: Phase, benchmark: Benchmark, user) -> int | None:
+    """Where the viewer's (first) row stands on the board, or None when they have none."""
+    ids = list(_board(phase, benchmark).filter(_own(user)).values_list("pk", flat=True))
+    found = positions(phase, benchmark, ids)
+    return min(found.values()) if found else None
+
+
+def changed_rows(phase: Phase, benchmark: Benchmark, since: int) -> tuple[list[dict], list[str]]:
+    """Rows changed after version ``since`` (with their current ranks), and the entrants whose row left
+    the board since then. Other rows keep their content, but their ranks may have shifted."""
+    changed = list(EntrantRow.objects.filter(phase_id=phase.pk, benchmark_id=benchmark.pk, rule=phase.ranking_rule,
+                                             changed_version__gt=since).order_by(*BOARD_ORDER))
+    present = [row for row in changed if row.tier != EntrantRow.Tier.ABSENT]
+    removed = [row.entrant_name for row in changed if row.tier == EntrantRow.Tier.ABSENT]
+    where = positions(phase, benchmark, [row.pk for row in present])
+    columns = columns_for(benchmark, phase)
+    return _finish([_row_dict(row, columns, where.get(row.pk)) for row in present]), removed
 
 def is_hidden_for(user, phase: Phase) -> bool:
     """True when the viewer may see only their own rows, and neither ranks nor how many entrants there are."""
@@ -208,8 +248,8 @@ def standings(submissions, user) -> dict[int, dict]:
     ``{"hidden": True, "rank": None}`` when the board is hidden from the viewer (or not visible),
     else ``{"hidden": False, "rank": n or None}`` (None: not the row that ranks its entrant)."""
     result: dict[int, dict] = {}
-    boards: dict[tuple[int, int], dict[int, int | None]] = {}
     ranks_shown: dict[int, bool] = {}  # per phase: one permission check, not one per submission
+    wanted: dict[tuple[int, int], list] = {}
     for submission in submissions:
         if submission.status != Submission.Status.SCORED:
             continue
@@ -219,10 +259,15 @@ def standings(submissions, user) -> dict[int, dict]:
         if not ranks_shown[phase.pk]:
             result[submission.pk] = {"hidden": True, "rank": None}
             continue
-        key = (phase.pk, submission.benchmark_id)
-        if key not in boards:
-            boards[key] = {row["submission_id"]: row["rank"] for row in leaderboard_rows(phase, submission.benchmark)}
-        result[submission.pk] = {"hidden": False, "rank": boards[key].get(submission.pk)}
+        wanted.setdefault((phase.pk, submission.benchmark_id), []).append(submission)
+    for group in wanted.values():
+        phase, benchmark = group[0].phase, group[0].benchmark
+        rows = {row.submission_id: row for row in _board(phase, benchmark).filter(
+            submission_id__in=[s.pk for s in group], tier=EntrantRow.Tier.RANKED)}
+        where = positions(phase, benchmark, [row.pk for row in rows.values()])
+        for submission in group:
+            row = rows.get(submission.pk)
+            result[submission.pk] = {"hidden": False, "rank": where.get(row.pk) if row else None}
     return result
 
 
@@ -256,24 +301,46 @@ def challenge_leaderboard(phase: Phase, user, weights: dict[str, float] | None =
     """Per-entrant primary scores on every benchmark of the phase's challenge, normalised, and the
     aggregate ranking with the organizer's default weights — or with ``weights`` (benchmark slug ->
     weight, e.g. the page's sliders for an export; benchmarks not named keep the organizer's weight).
-    Each column's ``weight`` is the one used, ``default_weight`` the organizer's."""
+    Each column's ``weight`` is the one used, ``default_weight`` the organizer's. The default-weight board
+    (every viewer who may see a non-hidden board sees the same one) is computed once per version and
+    cached whole; a hidden board's viewer gets their own rows, computed for them and never stored under a
+    shared key; re-weighted exports are computed on request."""
     weights = weights or {}
+    if is_hidden_for(user, phase):
+        return _challenge_leaderboard(phase, user, hidden=True, weights=weights)
+    if weights:
+        return _challenge_leaderboard(phase, user, hidden=False, weights=weights)
+    key = f"challenge-board:{phase.pk}:{phase.leaderboard_version}:{phase.ranking_rule}"
+    board = cache.get(key)
+    if board is None:
+        board = _challenge_leaderboard(phase, user, hidden=False, weights={})
+        cache.set(key, board, timeout=3600)
+    return board
+
+
+def _challenge_leaderboard(phase: Phase, user, *, hidden: bool, weights: dict[str, float]) -> dict:
     benchmarks = list(phase.challenge.benchmarks.all())
-    hidden = is_hidden_for(user, phase)
     entrants: dict[str, dict] = {}
     raw: dict[str, dict[str, float | None]] = {}
     columns = []
+    slugs = {}
     for benchmark in benchmarks:
         benchmark_type = benchmark.benchmark_type
         metric = benchmark_type.metric(benchmark_type.primary_metric)
         columns.append({"slug": benchmark.slug, "title": benchmark.title, "metric": metric.label,
                         "higher_is_better": metric.higher_is_better,
                         "weight": weights.get(benchmark.slug, benchmark.weight), "default_weight": benchmark.weight})
-        rows = rows_for_viewer(leaderboard_rows(phase, benchmark), phase, user)
         raw[benchmark.slug] = {}
-        for row in rows:
-            entrants.setdefault(row["entrant_key"], {"entrant": row["entrant"], "is_baseline": row["is_baseline"]})
-            raw[benchmark.slug][row["entrant_key"]] = row["score"]
+        slugs[benchmark.pk] = benchmark.slug
+    # Every board's primary values in one light query (no row dicts): the viewer's rows on a hidden board.
+    rows = EntrantRow.objects.filter(phase_id=phase.pk, benchmark_id__in=list(slugs), rule=phase.ranking_rule,
+                                     tier__lt=EntrantRow.Tier.ABSENT)
+    if hidden:
+        rows = rows.filter(_own(user))
+    for benchmark_id, key, name, is_baseline, score in rows.order_by("benchmark_id", *BOARD_ORDER).values_list(
+            "benchmark_id", "entrant_key", "entrant_name", "is_baseline", "primary_value"):
+        entrants.setdefault(key, {"entrant": name, "is_baseline": is_baseline})
+        raw[slugs[benchmark_id]][key] = score
     for slug in raw:
         for key in entrants:
             raw[slug].setdefault(key, None)

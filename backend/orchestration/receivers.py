@@ -4,19 +4,25 @@
 - a test-set submission about to be scored: the model suite's shared predictions are trained first;
 - a scored test-set submission: its items are ingested into verification (a job);
 - a test-set benchmark's data changed: the suite is trained in the background (a job);
-- a benchmark's board: the closed division's ranking rule and concealed-tasks column.
+- a benchmark's board: the closed division's ranking rule and concealed-tasks column;
+- a submission's scores stored or removed (or the submission deleted): its entrant's ranked row is
+  refreshed in the same transaction (``leaderboards.services.refresh_for_submission``); a renamed team
+  or user is renamed on the boards.
 """
 from __future__ import annotations
 
-from django.db.models.signals import post_save
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
+from backend.accounts.models import Team, User
 from backend.challenges.models import DatasetArtifact
 from backend.closed_division import services as closed_division
 from backend.closed_division.leaderboard import ClosedDivisionBoard
 from backend.jobs import services as jobs
 from backend.leaderboards import selectors as leaderboards
+from backend.leaderboards import services as leaderboard_services
 from backend.submissions import signals as submission_signals
-from backend.submissions.models import Submission
+from backend.submissions.models import FinalSelection, Submission
 from backend.verification import services as verification
 
 
@@ -45,7 +51,40 @@ def train_suite_after_data_change(sender, instance: DatasetArtifact, **kwargs) -
         jobs.enqueue(verification.SUITE, instance.benchmark_id)
 
 
+def refresh_standing(sender, *, submission: Submission, **kwargs) -> None:
+    leaderboard_services.refresh_for_submission(submission)
+
+
+def refresh_after_delete(sender, instance: Submission, **kwargs) -> None:
+    """A deleted scored submission (admin) may have been its entrant's row: re-pick it."""
+    if instance.status == Submission.Status.SCORED:
+        leaderboard_services.refresh_for_submission(instance)
+
+
+def rename_on_board(sender, instance, created: bool, update_fields=None, **kwargs) -> None:
+    """A renamed team or user: their leaderboard rows show the new name."""
+    name_field = "name" if isinstance(instance, Team) else "username"
+    if created or (update_fields is not None and name_field not in update_fields):  # e.g. last_login at sign-in
+        return
+    if isinstance(instance, Team):
+        leaderboard_services.rename_entrant(f"team:{instance.pk}", instance.name)
+    else:
+        leaderboard_services.rename_entrant(f"user:{instance.pk}", instance.username)
+
+
+def rerank_after_selection_rule(sender, instance, **kwargs) -> None:
+    """A phase's final-selection rule appeared, changed or went: every entrant's row may be picked anew."""
+    transaction.on_commit(lambda: leaderboard_services.rebuild(instance.phase_id))
+
+
 def connect() -> None:
+    post_save.connect(rename_on_board, sender=Team, dispatch_uid="orchestration-rename-team")
+    post_save.connect(rename_on_board, sender=User, dispatch_uid="orchestration-rename-user")
+    submission_signals.standing_changed.connect(refresh_standing, dispatch_uid="orchestration-standing")
+    post_delete.connect(refresh_after_delete, sender=Submission, dispatch_uid="orchestration-standing-delete")
+    post_save.connect(rerank_after_selection_rule, sender=FinalSelection, dispatch_uid="orchestration-selection-rule")
+    post_delete.connect(rerank_after_selection_rule, sender=FinalSelection,
+                        dispatch_uid="orchestration-selection-rule-delete")
     submission_signals.checking_upload.connect(check_code, dispatch_uid="orchestration-check-code")
     submission_signals.submission_created.connect(attach_code, dispatch_uid="orchestration-attach-code")
     submission_signals.preparing_scoring.connect(share_suite_predictions, dispatch_uid="orchestration-suite")

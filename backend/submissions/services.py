@@ -418,6 +418,7 @@ def complete_evaluation(submission_id: int, token: str, result: evaluation.Resul
         submission.save()
         bump_leaderboard(submission.phase_id)
         _changed(submission.pk)
+        signals.standing_changed.send(sender=Submission, submission=submission)
         signals.submission_scored.send(sender=Submission, submission=submission)
         notifications.submission_finished(submission)
     return True
@@ -578,6 +579,7 @@ def select_submission(submission: Submission, *, by: User, selected: bool = True
         submission.save(update_fields=["selected"])
         if submission.status == S.SCORED:
             bump_leaderboard(phase.pk)
+            signals.standing_changed.send(sender=Submission, submission=submission)
     return submission
 
 
@@ -598,6 +600,7 @@ def cancel_submission(submission: Submission, *, by: User) -> Submission:
         _changed(submission.pk)
         if was_scored:
             bump_leaderboard(submission.phase_id)
+            signals.standing_changed.send(sender=Submission, submission=submission)
     return submission
 
 
@@ -625,6 +628,7 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
         _changed(submission.pk)
         if was_scored:
             bump_leaderboard(submission.phase_id)
+            signals.standing_changed.send(sender=Submission, submission=submission)
         _enqueue(submission)
     return submission
 

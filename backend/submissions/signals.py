@@ -11,3 +11,7 @@ submission_created = Signal()
 preparing_scoring = Signal()
 # Inside the transaction that stores the scores. kwargs: submission.
 submission_scored = Signal()
+# Inside the transaction that changed what a submission contributes to its board (its scores were stored,
+# or removed by a re-run), right after bump_leaderboard. kwargs: submission. Derived ranking state
+# (backend.leaderboards) is refreshed here, in the same transaction.
+standing_changed = Signal()

@@ -27,6 +27,7 @@ from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, DatasetArtifact
 from backend.challenges.services import bump_leaderboard, create_artifact, data_version
+from backend.leaderboards import services as leaderboard_services
 from backend.leaderboards import selectors as leaderboard_selectors
 from backend.submissions import services as submission_services
 from backend.submissions.models import Score, Submission
@@ -240,13 +241,17 @@ def recompute_credits(benchmark: Benchmark) -> dict[int, float]:
         current = {(score.submission_id, score.metric): score.value
                    for score in Score.objects.filter(submission_id__in=ids, metric__in=("credit", "verified"))}
         changed_phases = set()
+        changed_entrants = set()
         for s in submissions:
             for metric, value in (("credit", credits[s["id"]]), ("verified", float(verified[s["id"]]))):
                 if current.get((s["id"], metric)) != value:
                     Score.objects.update_or_create(submission_id=s["id"], metric=metric, defaults={"value": value})
                     changed_phases.add(s["phase_id"])
+                    changed_entrants.add((s["phase_id"], _entrant(s)))
         if changed_phases:
             bump_leaderboard(*changed_phases)
+            for phase_id, entrant_key in sorted(changed_entrants):
+                leaderboard_services.refresh_entrant(phase_id, benchmark.pk, entrant_key)
     return credits
 
 

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from backend.challenges.models import Phase
 from backend.submissions.models import Score, Submission
+from tests.backend.helpers import publish_score
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +28,7 @@ def scored(benchmark, user, value, minutes_ago, *, baseline=""):
         is_baseline=bool(baseline), baseline_name=baseline)
     Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
     Score.objects.create(submission=submission, metric="macro_f1", value=value)
-    Phase.objects.filter(pk=submission.phase_id).update(leaderboard_version=submission.pk)
+    publish_score(submission, version=submission.pk)  # as the services do after storing scores
     return submission
 
 

@@ -9,6 +9,7 @@ from backend.accounts.models import Team
 from backend.challenges.models import Phase
 from backend.leaderboards import selectors
 from backend.submissions.models import Score, Submission
+from tests.backend.helpers import publish_score
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def scored(benchmark, user, value, *, team=None, baseline="", status=Submission.
     Submission.objects.filter(pk=submission.pk).update(created_at=_clock[0])
     if value is not None:
         Score.objects.create(submission=submission, metric="macro_f1", value=value)
-    Phase.objects.filter(pk=submission.phase_id).update(leaderboard_version=submission.pk)
+    publish_score(submission, version=submission.pk)  # as the services do after storing scores
     return submission
 
 
@@ -98,7 +99,11 @@ def test_the_api_answers_unchanged_when_the_version_is_current(speech_challenge,
     assert again == {"changed": False, "version": first["version"]}
     scored(benchmark, users["bob"], 0.9)  # a new score bumps the version: the cached board is not reused
     fresh = client.get(f"/api/challenges/kws/benchmarks/en-25/leaderboard/?since={first['version']}").json()
-    assert fresh["changed"] and [r["entrant"] for r in fresh["rows"]] == ["bob", "alice"]
+    # Only the rows changed since then, with their current ranks; the page itself shows the new order.
+    assert fresh["changed"] and [(r["entrant"], r["rank"]) for r in fresh["rows"]] == [("bob", 1)]
+    assert fresh["count"] == 2
+    page = client.get("/api/challenges/kws/benchmarks/en-25/leaderboard/").json()
+    assert [r["entrant"] for r in page["rows"]] == ["bob", "alice"]
 
 
 def test_hidden_leaderboards_show_participants_only_their_rows(speech_challenge, users):

@@ -3,6 +3,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from backend.submissions.models import Score, Submission
+from tests.backend.helpers import publish_score
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +18,7 @@ def _scored(challenge, user):
         phase=challenge.phases.get(), benchmark=benchmark, user=user, status=Submission.Status.SCORED,
         original_name="s.json", sha256="0" * 64, file="submissions/x.json")
     Score.objects.create(submission=submission, metric="macro_f1", value=0.5)
+    publish_score(submission)
 
 
 def test_a_malformed_phase_is_a_400_naming_it_without_login(speech_challenge, users):

@@ -9,6 +9,7 @@ from django.utils import timezone
 from backend.challenges.models import Phase
 from backend.submissions.models import Score, Submission
 from tests.conftest import add_benchmark
+from tests.backend.helpers import publish_score
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +20,7 @@ def scored(benchmark, user, value, minutes_ago):
         original_name="s.json", sha256="0" * 64, file="submissions/x.json")
     Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
     Score.objects.create(submission=submission, metric="macro_f1", value=value)
-    Phase.objects.filter(pk=submission.phase_id).update(leaderboard_version=submission.pk)
+    publish_score(submission, version=submission.pk)  # as the services do after storing scores
 
 
 def test_pages_render_their_javascript_under_the_csp(live_server, browser_page, speech_challenge, users, speech_data_dir):

@@ -96,7 +96,9 @@
   async function load() {
     const response = await fetch(root.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
     if (!response.ok) return;
+    // The server answers the browser's revalidation (ETag) with a 304 while the board is unchanged.
     const fresh = await response.json();
+    if (board !== null && fresh.version === board.version) return;
     const first = board === null;
     board = fresh;
     if (first) resetWeights(); else renderTable();

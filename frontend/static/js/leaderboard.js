@@ -1,11 +1,32 @@
-// Live leaderboard: asks the server for the board's version every few seconds and re-renders
-// only when a score has landed (the server answers {changed: false} otherwise).
+// Live leaderboard, one page at a time (50 rows). refresh() asks whether anything changed since the
+// version on screen (`?since=`: {changed: false}, or only the changed rows) and reloads the page shown
+// and the viewer's own row when it did. Pages are cached by the server per version and carry an ETag,
+// so the browser revalidates them with a 304. Another source of change notices (server push) can call
+// window.dataperfLeaderboard.refresh().
 (function () {
   const table = document.getElementById("leaderboard");
   if (!table) return;
   const status = document.getElementById("leaderboard-status");
+  const pager = document.getElementById("leaderboard-pager");
+  const own = document.getElementById("leaderboard-own");
   const baseUrl = table.dataset.url;
+  const signedIn = table.dataset.signedIn === "1";
+  const PAGE_SIZE = 50;
   let version = null;
+  let page = 1;
+  let pages = 1;
+  let busy = false;
+
+  function url(params) {
+    const query = new URLSearchParams(params).toString();
+    return baseUrl + (baseUrl.includes("?") ? "&" : "?") + query;
+  }
+
+  async function getJson(address) {
+    const response = await fetch(address, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const data = await response.json();
+    return { ok: response.ok, status: response.status, data: data };
+  }
 
   // Counts (columns marked integer, e.g. fooling items) are whole numbers; scores get four decimals.
   function fmt(value, integer) {
@@ -36,57 +57,109 @@
     return td;
   }
 
+  function rowElement(row, columns) {
+    const tr = document.createElement("tr");
+    tr.dataset.submission = row.submission_id;
+    if (row.is_baseline) tr.className = "baseline";
+    tr.appendChild(cell(row.rank === null ? "—" : row.rank));
+    tr.appendChild(cell(row.entrant));
+    for (const column of columns) {
+      let text = fmt(row.metrics[column.key], column.integer);
+      if (row.spreads && row.spreads[column.key] !== undefined && row.spreads[column.key] !== null) {
+        text += " ± " + fmt(row.spreads[column.key]);
+      }
+      tr.appendChild(cell(text, "num"));
+    }
+    tr.appendChild(cell(division(row), row.reproduced === false ? "muted" : ""));
+    tr.appendChild(environment(row));
+    tr.appendChild(cell(row.submitted_at ? row.submitted_at.slice(0, 16).replace("T", " ") : "—"));
+    return tr;
+  }
+
   function render(data) {
     const body = table.tBodies[0];
     body.replaceChildren();
     if (data.rows.length === 0) {
       const tr = document.createElement("tr");
-      const td = cell("No scored submissions yet.", "muted");
+      const td = cell(data.page > 1 ? "No rows on this page." : "No scored submissions yet.", "muted");
       td.colSpan = data.columns.length + 5;
       tr.appendChild(td);
       body.appendChild(tr);
     }
-    for (const row of data.rows) {
-      const tr = document.createElement("tr");
-      tr.dataset.submission = row.submission_id;
-      if (row.is_baseline) tr.className = "baseline";
-      tr.appendChild(cell(row.rank === null ? "—" : row.rank));
-      tr.appendChild(cell(row.entrant));
-      for (const column of data.columns) {
-        let text = fmt(row.metrics[column.key], column.integer);
-        if (row.spreads && row.spreads[column.key] !== undefined && row.spreads[column.key] !== null) {
-          text += " ± " + fmt(row.spreads[column.key]);
-        }
-        tr.appendChild(cell(text, "num"));
-      }
-      tr.appendChild(cell(division(row), row.reproduced === false ? "muted" : ""));
-      tr.appendChild(environment(row));
-      tr.appendChild(cell(row.submitted_at.slice(0, 16).replace("T", " ")));
-      body.appendChild(tr);
-    }
+    for (const row of data.rows) body.appendChild(rowElement(row, data.columns));
+    pages = data.pages || 1;
+    pager.hidden = data.hidden || pages <= 1;
+    pager.querySelector("span").textContent = "page " + page + " of " + pages + (data.count !== null ? " · " + data.count + " entrants" : "");
+    pager.querySelector("[data-go=prev]").disabled = page <= 1;
+    pager.querySelector("[data-go=next]").disabled = page >= pages;
   }
 
+  // The viewer's own row (with its rank) when it is not on the page shown.
+  async function showOwn(data) {
+    if (!signedIn || data.hidden) { own.hidden = true; return; }
+    const shown = new Set(data.rows.map((r) => r.submission_id));
+    const answer = await getJson(url({ around: "me", page_size: 1 }));
+    const row = answer.ok && answer.data.my_position && answer.data.rows.length ? answer.data.rows[0] : null;
+    if (!row || shown.has(row.submission_id)) { own.hidden = true; return; }
+    own.querySelector("span").textContent = (row.rank === null ? "unranked" : "#" + row.rank) + " · " + row.entrant + " · " + fmt(row.score);
+    own.hidden = false;
+  }
+
+  async function load(params) {
+    const answer = await getJson(url(params || { page: page, page_size: PAGE_SIZE }));
+    if (!answer.ok) {
+      status.textContent = answer.data.detail || "The leaderboard could not be loaded.";
+      return;
+    }
+    page = answer.data.page || 1;
+    version = answer.data.version;
+    render(answer.data);
+    await showOwn(answer.data);
+    status.textContent = (answer.data.hidden ? "The leaderboard is hidden in this phase: only your own rows, without ranks. " : "")
+      + "Updated " + new Date().toLocaleTimeString();
+  }
+
+  // The one entry point for "something may have changed" (the timer below, or a pushed notice).
   async function refresh() {
-    const sep = baseUrl.includes("?") ? "&" : "?";
-    const url = version === null ? baseUrl : baseUrl + sep + "since=" + version;
+    if (busy) return;
+    busy = true;
     try {
-      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      const data = await response.json();
-      if (!response.ok) {
-        status.textContent = data.detail || "The leaderboard could not be loaded.";
+      if (version === null) {
+        await load();
         return;
       }
-      if (data.changed) {
-        render(data);
-        status.textContent = (data.hidden ? "The leaderboard is hidden in this phase: only your own rows, without ranks. " : "")
-          + "Updated " + new Date().toLocaleTimeString();
+      const answer = await getJson(url({ since: version }));
+      if (answer.status === 400) {  // not a version of this board any more (e.g. its visibility changed)
+        version = null;
+        await load();
+        return;
       }
-      version = data.version;
+      if (answer.ok && answer.data.changed) await load();
     } catch (error) {
       status.textContent = "Offline; retrying…";
+    } finally {
+      busy = false;
     }
   }
 
+  pager.addEventListener("click", async function (event) {
+    const go = event.target.dataset && event.target.dataset.go;
+    if (!go || busy) return;
+    busy = true;
+    try {
+      if (go === "me") await load({ around: "me", page_size: PAGE_SIZE });
+      else {
+        page = Math.min(Math.max(1, page + (go === "next" ? 1 : -1)), pages);
+        await load();
+      }
+    } catch (error) {
+      status.textContent = "Offline; retrying…";
+    } finally {
+      busy = false;
+    }
+  });
+
+  window.dataperfLeaderboard = { refresh: refresh };
   refresh();
   // Pushed: refresh when the server says the board changed (live.js); polls every 3 s without a stream.
   window.DataperfLive.follow(table.dataset.live, "leaderboard", refresh, 3000);
