@@ -68,16 +68,6 @@ def register_extension(extension: BoardExtension) -> None:
         _extensions.append(extension)
 
 
-class FinalSelectionBoard(BoardExtension):
-    """Where a phase lets participants choose which submissions count (``submissions.FinalSelection``),
-    an entrant's row is picked among their selected submissions first; one who selected none is ranked
-    by their best (or latest) submission, as Kaggle does when nothing is selected."""
-
-    def rankable(self) -> Q:
-        return Q(selected=True) | Q(phase__final_selection__isnull=True)
-
-
-register_extension(FinalSelectionBoard())
 
 
 def _extension_columns(benchmark: Benchmark, phase: Phase | None) -> list[Column]:

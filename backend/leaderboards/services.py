@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from backend.challenges.models import Benchmark, Phase
 from backend.challenges.services import bump_leaderboard
-from backend.submissions.models import Score, Submission
+from backend.submissions.models import FinalSelection, Score, Submission
 
 from . import selectors
 from .models import EntrantRow
@@ -48,14 +48,20 @@ def _entrant_filter(entrant_key: str) -> Q:
 
 
 def _candidates(phase_id: int, benchmark: Benchmark, extra: Q) -> list[Submission]:
-    """Scored submissions with their ``rankable`` flag (the extensions' condition)."""
-    return list(
+    """Scored submissions with their ``rankable`` flag (the extensions' condition) and ``preferred`` flag:
+    where the phase lets participants choose which submissions count (``FinalSelection``), the selected
+    ones are picked first; an entrant who selected none is ranked by their best (or latest), as on Kaggle."""
+    candidates = list(
         Submission.objects.filter(extra, phase_id=phase_id, benchmark=benchmark, status=Submission.Status.SCORED)
         .annotate(rankable=selectors.rankable_expression())
         .select_related("user", "team")
         .only("id", "phase_id", "benchmark_id", "user_id", "team_id", "is_baseline", "baseline_name", "division",
-              "created_at", "environment", "user__username", "team__name")
+              "created_at", "environment", "selected", "user__username", "team__name")
     )
+    selection = FinalSelection.objects.filter(phase_id=phase_id).exists()
+    for submission in candidates:
+        submission.preferred = submission.selected or not selection
+    return candidates
 
 
 MISSING = 1e300  # a missing tie-break value sorts after every real one
@@ -79,12 +85,12 @@ def _pick(candidates: list[Submission], scores: dict[int, dict[str, float | None
     if not candidates:
         return None
     if rule == Phase.RankingRule.LATEST:
-        return min(candidates, key=lambda s: (not s.rankable, -s.created_at.timestamp(), -s.pk))
+        return min(candidates, key=lambda s: (not s.rankable, not s.preferred, -s.created_at.timestamp(), -s.pk))
 
     def best_key(s):
         values = scores.get(s.pk, {})
         value = values.get(primary_metric)
-        return (not s.rankable, value is None, 0.0 if value is None else (-value if higher else value),
+        return (not s.rankable, not s.preferred, value is None, 0.0 if value is None else (-value if higher else value),
                 *_tie_keys(values, tie_metrics), s.created_at, s.pk)
     return min(candidates, key=best_key)
 

@@ -4,6 +4,7 @@ import pytest
 
 from backend.leaderboards import selectors
 from backend.submissions.models import Score, Submission
+from tests.backend.helpers import publish_score
 from tests.conftest import add_benchmark, make_challenge
 
 _clock = iter(range(1, 10_000))
@@ -21,7 +22,7 @@ def landed(benchmark, user, *, credit, verified, fooled):
     Submission.objects.filter(pk=submission.pk).update(created_at=timezone.now() - timedelta(hours=1) + timedelta(seconds=next(_clock)))
     for metric, value in (("credit", credit), ("verified", verified), ("fooled", fooled), ("novelty", 0.5)):
         Score.objects.create(submission=submission, metric=metric, value=value)
-    benchmark.challenge.phases.update(leaderboard_version=submission.pk)
+    publish_score(submission, version=submission.pk)
     return submission
 
 
