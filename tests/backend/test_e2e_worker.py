@@ -97,8 +97,10 @@ def test_a_killed_worker_process_leads_to_one_rerun_and_one_score(users, tmp_pat
 def big_speech_dir(tmp_path_factory):
     from fixtures import synthetic
 
+    # Its evaluation set alone (~490 MB as float64, plus the file being read) cannot fit under the
+    # test's 1,200 MB address-space cap on top of a worker process, however lean the scorer gets.
     data_dir = tmp_path_factory.mktemp("speech-limits") / "data"
-    synthetic.write_speech_data(data_dir, train_nontargets=2000, eval_nontargets=40000, dim=512, seed=5)
+    synthetic.write_speech_data(data_dir, train_nontargets=2000, eval_nontargets=120000, dim=512, seed=5)
     return data_dir
 
 
