@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 
+import evaluation
 from evaluation import environments as evaluation_environments
 
 from . import services
@@ -27,13 +28,28 @@ class OrganizerScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def benchmark_type_choices() -> list[tuple[str, str]]:
+    return [("", "---------")] + [(t.slug, f"{t.slug} ({t.title})") for t in evaluation.all_types()]
+
+
+class BenchmarkTypeField:
+    """The benchmark type is picked from the evaluation library's types. It was a free text box: an
+    organizer had to know the slugs by heart, and a typo saved a benchmark no page or worker could load."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "type_slug":
+            return forms.ChoiceField(choices=benchmark_type_choices, label="Type",
+                                     help_text=db_field.help_text.replace(", e.g. speech-selection", ""))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 class PhaseInline(admin.StackedInline):
     model = Phase
     extra = 0
     exclude = ("leaderboard_version",)
 
 
-class BenchmarkInline(admin.TabularInline):
+class BenchmarkInline(BenchmarkTypeField, admin.TabularInline):
     model = Benchmark
     extra = 0
     fields = ("slug", "title", "task", "type_slug", "order", "weight")
@@ -56,10 +72,12 @@ class ChallengeAdmin(OrganizerScopedAdmin):
             services.publish_challenge(challenge)
         self.message_user(request, f"Published {queryset.count()} challenge(s).", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def save_related(self, request, form, formsets, change):
+        # After the form's many-to-many save: adding the creator in save_model was undone by it (the
+        # organizers box was empty), so an organizer lost the challenge they had just created.
+        super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
-            obj.organizers.add(request.user)
+            form.instance.organizers.add(request.user)
 
 
 class StoredFileNameInput(forms.ClearableFileInput):
@@ -85,7 +103,7 @@ class DatasetArtifactInline(admin.TabularInline):
 
 
 @admin.register(Benchmark)
-class BenchmarkAdmin(OrganizerScopedAdmin):
+class BenchmarkAdmin(BenchmarkTypeField, OrganizerScopedAdmin):
     list_display = ("__str__", "title", "type_slug", "task", "environment", "submission_count")
     list_filter = ("type_slug", "environment", "challenge")
     inlines = [DatasetArtifactInline]

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 import evaluation
+from backend.accounts.services import grant_organizer_access
 from backend.core import live
 from backend.core.errors import Rejected
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
@@ -189,8 +190,9 @@ PEOPLE_ROLES = ("annotator", "organizer")
 
 
 def add_person(challenge: Challenge, *, username: str, role: str):
-    """Add a user (by username) to the challenge's annotators or organizers. A participant added as
-    co-organizer gets the organizer role (their account then shows the organizer tools)."""
+    """Add a user (by username) to the challenge's annotators or organizers. A co-organizer gets the
+    organizer role and the admin (staff status and the organizers' permissions), where re-runs, data
+    and publishing are; the admin shows them only the challenges they organize."""
     from backend.accounts.models import User
 
     if role not in PEOPLE_ROLES:
@@ -207,9 +209,8 @@ def add_person(challenge: Challenge, *, username: str, role: str):
                                          "of this challenge", 409)
     with transaction.atomic():
         members.add(user)
-        if role == "organizer" and user.role == User.Role.PARTICIPANT:
-            user.role = User.Role.ORGANIZER
-            user.save(update_fields=["role"])
+        if role == "organizer":
+            grant_organizer_access(user)
     return user
 
 
