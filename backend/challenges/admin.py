@@ -133,3 +133,8 @@ class BenchmarkAdmin(BenchmarkTypeField, OrganizerScopedAdmin):
         for deleted in formset.deleted_objects:
             deleted.delete()
         formset.save_m2m()
+        if formset.model is DatasetArtifact and (instances or formset.deleted_objects) and form.instance.artifacts.exists():
+            problem = services.check_attached_data(form.instance)
+            if problem:
+                self.message_user(request, f"{form.instance}: {problem}. Submissions to it fail until the data "
+                                           "is fixed.", messages.ERROR)

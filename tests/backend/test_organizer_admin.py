@@ -77,3 +77,32 @@ def test_a_co_organizer_added_on_the_people_page_reaches_their_challenge_in_the_
     challenges = bob.get("/admin/challenges/challenge/").content.decode()
     assert "Challenge kws" in challenges and "Elsewhere challenge" not in challenges
     assert bob.get(f"/admin/challenges/challenge/{make_challenge_elsewhere.pk}/change/").status_code in (302, 404)
+
+
+def test_broken_data_uploaded_in_the_admin_is_named_at_once(
+        organizer_admin, speech_challenge, speech_data_dir, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from backend.challenges.models import Benchmark
+    from backend.challenges.services import split_data_directory
+    from backend.core.files import zip_files
+
+    benchmark = Benchmark.objects.create(challenge=speech_challenge, slug="fresh", title="Fresh",
+                                         type_slug="vision-selection")
+    url = f"/admin/challenges/benchmark/{benchmark.pk}/change/"
+    public, hidden = split_data_directory(benchmark.benchmark_type, speech_data_dir)
+    # Speech files on a vision benchmark: accepted silently before, and every submission then failed.
+    wrong = SimpleUploadedFile("wrong.zip", zip_files(speech_data_dir, public + hidden), content_type="application/zip")
+    response = organizer_admin.post(url, _benchmark_form(benchmark, [], wrong), follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "the attached data does not load" in page and "Submissions to it fail" in page
+    assert benchmark.artifacts.count() == 1  # stored all the same: the organizer fixes it in place
+
+    benchmark.type_slug = "speech-selection"
+    benchmark.save()
+    benchmark.artifacts.all().delete()
+    good = SimpleUploadedFile("good.zip", zip_files(speech_data_dir, public + hidden), content_type="application/zip")
+    response = organizer_admin.post(url, _benchmark_form(benchmark, [], good), follow=True)
+    page = response.content.decode()
+    assert "does not load" not in page and "was changed successfully" in page

@@ -84,6 +84,7 @@ def test_organizer_creates_publishes_and_rescores(live_server, browser_page, use
         page.set_input_files(f"#id_artifacts-{index}-file", str(path))
     page.click("input[name=_save]")
     page.locator(".messagelist .success").wait_for()
+    assert page.locator(".messagelist .error").count() == 0  # the archives were unpacked and loaded
     artifacts = {a.visibility: a for a in benchmark.artifacts.all()}
     assert set(artifacts) == {"public", "hidden"}
     assert artifacts["hidden"].size_bytes == hidden_zip.stat().st_size
