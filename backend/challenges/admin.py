@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.html import format_html
 
 import evaluation
+from backend.accounts.services import grant_organizer_access
 from evaluation import environments as evaluation_environments
 
 from . import services
@@ -78,6 +79,8 @@ class ChallengeAdmin(OrganizerScopedAdmin):
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
             form.instance.organizers.add(request.user)
+        for organizer in form.instance.organizers.filter(is_superuser=False):
+            grant_organizer_access(organizer)  # as on the People page: an organizer runs it from here
 
 
 class StoredFileNameInput(forms.ClearableFileInput):

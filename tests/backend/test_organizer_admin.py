@@ -41,6 +41,13 @@ def test_an_organizer_who_creates_a_challenge_in_the_admin_organizes_it(organize
     # The organizers box was empty on the form; its save used to wipe the creator added before it,
     # and the new challenge vanished from the creator's own list.
     assert list(challenge.organizers.all()) == [users["organizer"]]
+    # A co-organizer picked in the admin's own organizers box gets the admin as on the People page.
+    response = organizer_admin.post(f"/admin/challenges/challenge/{challenge.pk}/change/",
+                                    _challenge_form(organizers=[users["organizer"].pk, users["alice"].pk]))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    users["alice"].refresh_from_db()
+    assert users["alice"].is_staff and users["alice"].role == User.Role.ORGANIZER
+    assert signed_in(users["alice"]).get(f"/admin/challenges/challenge/{challenge.pk}/change/").status_code == 200
     assert "Fresh" in organizer_admin.get("/admin/challenges/challenge/").content.decode()
     assert organizer_admin.get(f"/admin/challenges/challenge/{challenge.pk}/change/").status_code == 200
 
