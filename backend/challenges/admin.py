@@ -141,3 +141,6 @@ class BenchmarkAdmin(BenchmarkTypeField, OrganizerScopedAdmin):
             if problem:
                 self.message_user(request, f"{form.instance}: {problem}. Submissions to it fail until the data "
                                            "is fixed.", messages.ERROR)
+            else:
+                self.message_user(request, f"{form.instance}: the attached data loads, as a worker will unpack it.",
+                                  messages.SUCCESS)

@@ -112,4 +112,21 @@ def test_broken_data_uploaded_in_the_admin_is_named_at_once(
     good = SimpleUploadedFile("good.zip", zip_files(speech_data_dir, public + hidden), content_type="application/zip")
     response = organizer_admin.post(url, _benchmark_form(benchmark, [], good), follow=True)
     page = response.content.decode()
-    assert "does not load" not in page and "was changed successfully" in page
+    assert "does not load" not in page and "the attached data loads" in page
+
+
+def test_a_re_run_from_the_admin_links_to_the_submissions_live_page(organizer_admin, speech_challenge, users):
+    from backend.submissions.models import Submission
+
+    submission = Submission.objects.create(
+        phase=speech_challenge.phases.get(), benchmark=speech_challenge.benchmarks.get(), user=users["alice"],
+        status=Submission.Status.SCORED, original_name="s.json", sha256="0" * 64, file="submissions/x.json")
+    response = organizer_admin.post("/admin/submissions/submission/", {
+        "action": "rerun", "_selected_action": [submission.pk]}, follow=True)
+    page = response.content.decode()
+    # The list does not refresh itself: the message links to the page that follows the re-run live.
+    assert f'Follow them live: <a href="/submissions/{submission.pk}/">#{submission.pk}</a>' in page
+    change = organizer_admin.get(f"/admin/submissions/submission/{submission.pk}/change/").content.decode()
+    assert f'href="/submissions/{submission.pk}/"' in change  # "View on site"
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.QUEUED

@@ -83,7 +83,7 @@ def test_organizer_creates_publishes_and_rescores(live_server, browser_page, use
         page.select_option(f"#id_artifacts-{index}-visibility", visibility)
         page.set_input_files(f"#id_artifacts-{index}-file", str(path))
     page.click("input[name=_save]")
-    page.locator(".messagelist .success").wait_for()
+    page.locator(".messagelist .success", has_text="the attached data loads").wait_for()
     assert page.locator(".messagelist .error").count() == 0  # the archives were unpacked and loaded
     artifacts = {a.visibility: a for a in benchmark.artifacts.all()}
     assert set(artifacts) == {"public", "hidden"}
@@ -137,10 +137,11 @@ def test_organizer_creates_publishes_and_rescores(live_server, browser_page, use
         page.locator("tr", has_text="alice").locator("input.action-select").check()
         page.select_option("select[name=action]", "rerun")
         page.click("button[name=index]")
-        page.locator(".messagelist .success").wait_for()
+        page.locator(".messagelist .success", has_text="Queued 1 submission(s) again").wait_for()
         submission.refresh_from_db()
         assert "re-run requested by bob" in submission.log
-        page.goto(f"{base}/submissions/{submission.pk}/")
+        page.click(f".messagelist >> text=#{submission.pk}")          # the message links to the live page
+        page.wait_for_url(f"**/submissions/{submission.pk}/")
         page.locator("#status", has_text="Scored").wait_for(timeout=180_000)
         submission.refresh_from_db()
         assert submission.status == Submission.Status.SCORED
