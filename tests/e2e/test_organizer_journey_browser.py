@@ -1,7 +1,8 @@
 """The organizer's journey in Debian's Chromium, with no command line: sign in → create a challenge with a
 phase and a benchmark in the admin → attach its public and hidden data through the admin's upload form →
 add annotators and a co-organizer on the People page → publish → a participant's upload is scored by a real
-Celery worker → the co-organizer (a participant until then) re-runs it from the admin and sees it scored again."""
+Celery worker → the co-organizer (a participant until then) re-runs it from the admin and sees it scored
+again, then re-scores the whole benchmark with the admin's re-score action."""
 import json
 from pathlib import Path
 
@@ -148,5 +149,21 @@ def test_organizer_creates_publishes_and_rescores(live_server, browser_page, use
         assert submission.log.count("re-run requested by bob") == 1
         again = submission.scores.get(metric=benchmark.benchmark_type.primary_metric).value
         assert again == pytest.approx(first_score)  # same data, same file: the same score
+
+        # 7. And the whole benchmark re-scored from its admin page (after a data or environment change),
+        #    followed from the submission's admin page through "View on site".
+        page.goto(f"{base}/admin/challenges/benchmark/")
+        page.locator("tr", has_text="English keywords").locator("input.action-select").check()
+        page.select_option("select[name=action]", "rescore_benchmarks")
+        page.click("button[name=index]")
+        page.locator(".messagelist .success", has_text="queued 1 scored submission(s) again").wait_for()
+        page.goto(f"{base}/admin/submissions/submission/")
+        page.click(f"#result_list a[href$='/submission/{submission.pk}/change/']")
+        page.click("text=View on site")
+        page.wait_for_url(f"**/submissions/{submission.pk}/")
+        page.locator("#status", has_text="Scored").wait_for(timeout=180_000)
+        submission.refresh_from_db()
+        assert submission.status == Submission.Status.SCORED
+        assert submission.scores.get(metric=benchmark.benchmark_type.primary_metric).value == pytest.approx(first_score)
     finally:
         worker.stop()
