@@ -154,3 +154,31 @@ def notify(user_id: int, message: str, url: str = "") -> Notification:
 
 def mark_read(user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# --- organizers --------------------------------------------------------------------------------------
+
+ORGANIZER_GROUP = "Organizers"
+ORGANIZER_APPS = ("challenges", "submissions", "verification", "closed_division")
+
+
+def grant_organizer_access(user) -> None:
+    """Let an organizer run their challenges from the admin: staff status (admin sign-in) and the
+    "Organizers" group's permissions on the challenge apps. The admin scopes every list to the challenges
+    the user organizes, so this reaches nothing of other challenges. Without it a co-organizer added on
+    the People page was sent to the admin's login with "not authorized" (no re-run, no data, no publish)."""
+    from django.contrib.auth.models import Group, Permission
+
+    with transaction.atomic():
+        group, _ = Group.objects.get_or_create(name=ORGANIZER_GROUP)
+        group.permissions.set(Permission.objects.filter(content_type__app_label__in=ORGANIZER_APPS))
+        fields = []
+        if user.role == User.Role.PARTICIPANT:
+            user.role = User.Role.ORGANIZER
+            fields.append("role")
+        if not user.is_staff:
+            user.is_staff = True
+            fields.append("is_staff")
+        if fields:
+            user.save(update_fields=fields)
+        user.groups.add(group)

@@ -4,6 +4,8 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 
+import evaluation
+from backend.accounts.services import grant_organizer_access
 from evaluation import environments as evaluation_environments
 
 from . import services
@@ -27,13 +29,28 @@ class OrganizerScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+def benchmark_type_choices() -> list[tuple[str, str]]:
+    return [("", "---------")] + [(t.slug, f"{t.slug} ({t.title})") for t in evaluation.all_types()]
+
+
+class BenchmarkTypeField:
+    """The benchmark type is picked from the evaluation library's types. It was a free text box: an
+    organizer had to know the slugs by heart, and a typo saved a benchmark no page or worker could load."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "type_slug":
+            return forms.ChoiceField(choices=benchmark_type_choices, label="Type",
+                                     help_text=db_field.help_text.replace(", e.g. speech-selection", ""))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 class PhaseInline(admin.StackedInline):
     model = Phase
     extra = 0
     exclude = ("leaderboard_version",)
 
 
-class BenchmarkInline(admin.TabularInline):
+class BenchmarkInline(BenchmarkTypeField, admin.TabularInline):
     model = Benchmark
     extra = 0
     fields = ("slug", "title", "task", "type_slug", "order", "weight")
@@ -56,10 +73,14 @@ class ChallengeAdmin(OrganizerScopedAdmin):
             services.publish_challenge(challenge)
         self.message_user(request, f"Published {queryset.count()} challenge(s).", messages.SUCCESS)
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+    def save_related(self, request, form, formsets, change):
+        # After the form's many-to-many save: adding the creator in save_model was undone by it (the
+        # organizers box was empty), so an organizer lost the challenge they had just created.
+        super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
-            obj.organizers.add(request.user)
+            form.instance.organizers.add(request.user)
+        for organizer in form.instance.organizers.filter(is_superuser=False):
+            grant_organizer_access(organizer)  # as on the People page: an organizer runs it from here
 
 
 class StoredFileNameInput(forms.ClearableFileInput):
@@ -85,7 +106,7 @@ class DatasetArtifactInline(admin.TabularInline):
 
 
 @admin.register(Benchmark)
-class BenchmarkAdmin(OrganizerScopedAdmin):
+class BenchmarkAdmin(BenchmarkTypeField, OrganizerScopedAdmin):
     list_display = ("__str__", "title", "type_slug", "task", "environment", "submission_count")
     list_filter = ("type_slug", "environment", "challenge")
     inlines = [DatasetArtifactInline]
@@ -115,3 +136,11 @@ class BenchmarkAdmin(OrganizerScopedAdmin):
         for deleted in formset.deleted_objects:
             deleted.delete()
         formset.save_m2m()
+        if formset.model is DatasetArtifact and (instances or formset.deleted_objects) and form.instance.artifacts.exists():
+            problem = services.check_attached_data(form.instance)
+            if problem:
+                self.message_user(request, f"{form.instance}: {problem}. Submissions to it fail until the data "
+                                           "is fixed.", messages.ERROR)
+            else:
+                self.message_user(request, f"{form.instance}: the attached data loads, as a worker will unpack it.",
+                                  messages.SUCCESS)

@@ -14,9 +14,10 @@ from django.db import transaction
 from django.db.models import F
 
 import evaluation
+from backend.accounts.services import grant_organizer_access
 from backend.core import live
 from backend.core.errors import Rejected
-from backend.core.files import safe_extract_zip, sha256_of, zip_files
+from backend.core.files import UnsafeArchive, safe_extract_zip, sha256_of, zip_files
 
 from .models import Benchmark, Challenge, DatasetArtifact, Phase
 
@@ -43,10 +44,7 @@ def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetA
     """Replace a benchmark's data with the files of ``data_dir`` (official layout), split into a
     public and a hidden archive. The data is validated by loading it first."""
     benchmark_type = benchmark.benchmark_type
-    config = benchmark.effective_config
-    problem = benchmark_type.load_problem(Path(data_dir), config)  # raises DataError on bad layout
-    benchmark.data_summary = benchmark_type.data_summary(problem, config)
-    benchmark.save(update_fields=["data_summary"])
+    summarize_data(benchmark, Path(data_dir))
     public, hidden = split_data_directory(benchmark_type, Path(data_dir))
     benchmark.artifacts.all().delete()
     created = []
@@ -56,6 +54,28 @@ def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetA
         content = zip_files(Path(data_dir), files)
         created.append(create_artifact(benchmark, visibility, f"{benchmark.slug}-{visibility}.zip", content))
     return created
+
+
+def summarize_data(benchmark: Benchmark, data_dir: Path) -> None:
+    """Load the benchmark's data as a worker would (raises ``evaluation.DataError`` naming what is wrong)
+    and store its public-safe summary for the benchmark page."""
+    config = benchmark.effective_config
+    problem = benchmark.benchmark_type.load_problem(Path(data_dir), config)
+    benchmark.data_summary = benchmark.benchmark_type.data_summary(problem, config)
+    benchmark.save(update_fields=["data_summary"])
+
+
+def check_attached_data(benchmark: Benchmark) -> str | None:
+    """After archives were uploaded in the admin: unpack them as a worker does and load them. Returns
+    None when they load (the summary is refreshed), else a sentence for the organizer: without this check
+    broken archives were accepted silently and every submission failed at scoring time."""
+    try:
+        summarize_data(benchmark, materialize_benchmark_data(benchmark))
+    except evaluation.DataError as error:
+        return f"the attached data does not load: {error}"
+    except (zipfile.BadZipFile, UnsafeArchive, OSError) as error:
+        return f"an attached archive cannot be unpacked: {error}"
+    return None
 
 
 def create_artifact(benchmark: Benchmark, visibility: str, name: str, content: bytes) -> DatasetArtifact:
@@ -189,8 +209,9 @@ PEOPLE_ROLES = ("annotator", "organizer")
 
 
 def add_person(challenge: Challenge, *, username: str, role: str):
-    """Add a user (by username) to the challenge's annotators or organizers. A participant added as
-    co-organizer gets the organizer role (their account then shows the organizer tools)."""
+    """Add a user (by username) to the challenge's annotators or organizers. A co-organizer gets the
+    organizer role and the admin (staff status and the organizers' permissions), where re-runs, data
+    and publishing are; the admin shows them only the challenges they organize."""
     from backend.accounts.models import User
 
     if role not in PEOPLE_ROLES:
@@ -207,9 +228,8 @@ def add_person(challenge: Challenge, *, username: str, role: str):
                                          "of this challenge", 409)
     with transaction.atomic():
         members.add(user)
-        if role == "organizer" and user.role == User.Role.PARTICIPANT:
-            user.role = User.Role.ORGANIZER
-            user.save(update_fields=["role"])
+        if role == "organizer":
+            grant_organizer_access(user)
     return user
 
 

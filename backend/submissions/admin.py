@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from backend.challenges.admin import OrganizerScopedAdmin
 
@@ -39,11 +39,22 @@ class SubmissionAdmin(OrganizerScopedAdmin):
             return "—"
         return format_html('<a href="{}">{}</a>', reverse("api-submission-file", args=[obj.pk]), obj.original_name)
 
+    def view_on_site(self, obj):
+        """The "View on site" button: the submission's page, which follows its status live."""
+        return reverse("submission-detail", args=[obj.pk])
+
     @admin.action(description="Re-run selected submissions")
     def rerun(self, request, queryset):
+        pks = []
         for submission in queryset:
             services.rerun_submission(submission, by=request.user)
-        self.message_user(request, f"Queued {queryset.count()} submission(s) again.", messages.SUCCESS)
+            pks.append(submission.pk)
+        # Links to the live pages: this list does not refresh itself, so the organizer could not see the
+        # re-run finish without reloading it by hand.
+        links = format_html_join(", ", '<a href="{}">#{}</a>',
+                                 ((reverse("submission-detail", args=[pk]), pk) for pk in pks[:20]))
+        self.message_user(request, format_html("Queued {} submission(s) again. Follow them live: {}{}", len(pks),
+                                               links, " …" if len(pks) > 20 else ""), messages.SUCCESS)
 
     @admin.action(description="Cancel selected queued/running submissions")
     def cancel(self, request, queryset):
