@@ -75,9 +75,11 @@ def croissant_metadata(benchmark: Benchmark, data_dir: Path) -> dict:
     benchmark_type = benchmark.benchmark_type
     description = benchmark.description.strip() or f"{benchmark_type.title} benchmark of {benchmark.challenge.title}."
     keywords = ["DataPerf", benchmark_type.kind, benchmark_type.title] + ([benchmark.task] if benchmark.task else [])
+    # datePublished from the challenge, not the files' times: the same data gives the same archive hash.
     return croissant.describe(
         Path(data_dir), is_hidden=benchmark_type.is_hidden, name=f"{benchmark.challenge.title}: {benchmark.title}",
-        description=description, url=benchmark_path(benchmark), keywords=keywords)
+        description=description, url=benchmark_path(benchmark), keywords=keywords,
+        date_published=benchmark.challenge.created_at.date().isoformat())
 
 
 def croissant_json(benchmark: Benchmark) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import os
 import zipfile
 
 import pytest
@@ -81,3 +82,17 @@ def test_no_public_data_is_a_404(client, users, speech_challenge):
     client.force_login(users["alice"])
     response = client.get(URL)
     assert response.status_code == 404
+
+
+def test_attaching_the_same_data_again_gives_the_same_archive(speech_challenge, speech_data_dir):
+    """The archives are content-addressed (data_version): the generated croissant.json must not carry times."""
+    benchmark = speech_challenge.benchmarks.get()
+    before = services.data_version(benchmark)
+    path = speech_data_dir / "allowed_training_set.yaml"
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 400 * 86400))  # a file written on another day
+    try:
+        services.attach_data_directory(benchmark, speech_data_dir)
+    finally:
+        os.utime(path, (stat.st_atime, stat.st_mtime))
+    assert services.data_version(benchmark) == before
