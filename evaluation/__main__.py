@@ -35,7 +35,8 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None
 
 
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line; ``only`` = a built-in slug: build (and import) just that type's options."""
+    """The command line; ``only`` = a built-in slug: build (and import) just that type's options;
+    ``""``: no type's options (``croissant``, which imports only the type it describes)."""
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list benchmark types")
@@ -49,7 +50,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for command in ("score", "validate"):
         sub = commands.add_parser(command, help=f"{command} a submission")
         types = sub.add_subparsers(dest="type", required=True, metavar="TYPE")
-        for benchmark in ([registry.get(only)] if only else registry.all_types()):
+        for benchmark in ([registry.get(only)] if only else [] if only == "" else registry.all_types()):
             typed = types.add_parser(benchmark.slug, help=benchmark.title)
             typed.add_argument("--data", required=True, type=Path, help="benchmark data directory")
             typed.add_argument("--submission", required=True, type=Path, help="submission file or directory")
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     # `score TYPE ...` / `validate TYPE ...`: import only TYPE's module (a cold command stays light)
     only = argv[1] if len(argv) > 1 and argv[0] in ("score", "validate") \
         and argv[1] in registry.BUILTIN_MODULES else None
+    if argv[:1] == ["croissant"]:
+        only = ""
     args = _build_parser(only).parse_args(argv)
     environment = getattr(args, "environment", None)
     if environment and environment != environments.running_environment() \
