@@ -3,6 +3,7 @@
     python -m evaluation list
     python -m evaluation score speech-selection --data DIR --submission FILE --train-size 25 --json
     python -m evaluation validate vision-selection --data DIR --submission PATH
+    python -m evaluation croissant --data DIR [--type speech-selection] [--name NAME] [--license TEXT]
 
 Type-specific options are generated from each type's ``default_config`` (``train_size`` becomes
 ``--train-size``). ``--environment NAME`` runs the same command in that pinned environment
@@ -34,14 +35,22 @@ def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None
 
 
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The command line; ``only`` = a built-in slug: build (and import) just that type's options."""
+    """The command line; ``only`` = a built-in slug: build (and import) just that type's options;
+    ``""``: no type's options (``croissant``, which imports only the type it describes)."""
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list benchmark types")
+    described = commands.add_parser("croissant", help="print the MLCommons Croissant metadata of a data directory")
+    described.add_argument("--data", required=True, type=Path, help="benchmark data directory")
+    described.add_argument("--type", default=None, metavar="TYPE",
+                           help="benchmark type whose hidden files are left out (default: guessed from the layout; "
+                                "'none' describes every file)")
+    for option in ("name", "description", "url", "license", "citation", "version"):
+        described.add_argument(f"--{option}", default=None)
     for command in ("score", "validate"):
         sub = commands.add_parser(command, help=f"{command} a submission")
         types = sub.add_subparsers(dest="type", required=True, metavar="TYPE")
-        for benchmark in ([registry.get(only)] if only else registry.all_types()):
+        for benchmark in ([registry.get(only)] if only else [] if only == "" else registry.all_types()):
             typed = types.add_parser(benchmark.slug, help=benchmark.title)
             typed.add_argument("--data", required=True, type=Path, help="benchmark data directory")
             typed.add_argument("--submission", required=True, type=Path, help="submission file or directory")
@@ -90,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     # `score TYPE ...` / `validate TYPE ...`: import only TYPE's module (a cold command stays light)
     only = argv[1] if len(argv) > 1 and argv[0] in ("score", "validate") \
         and argv[1] in registry.BUILTIN_MODULES else None
+    if argv[:1] == ["croissant"]:
+        only = ""
     args = _build_parser(only).parse_args(argv)
     environment = getattr(args, "environment", None)
     if environment and environment != environments.running_environment() \
             and not environments.get(environment).is_current:
         return _run_in_environment(environment, argv)
+    if args.command == "croissant":
+        return _croissant(args)
     if args.command == "list":
         for benchmark in registry.all_types():
             print(f"{benchmark.slug:28s} {benchmark.kind:22s} {benchmark.title}")
@@ -134,6 +147,47 @@ def main(argv: list[str] | None = None) -> int:
               f"scikit-learn {payload['environment']['scikit-learn']}, numpy {payload['environment']['numpy']})")
         for key, value in sorted(payload["scores"].items()):
             print(f"  {key}: {value}")
+    return 0
+
+
+def _guess_type(data_dir: Path) -> str | None:
+    """The built-in type whose layout ``data_dir`` has (its marker file), None when none matches."""
+    markers = {"allowed_training_set.yaml": "speech-selection", "embeddings/train_emb_256_dataperf.parquet":
+               "vision-selection", "a.parquet": "valuation", "heldout.csv": "slicing", "meta.json": "test-set",
+               "baseline.csv": "training-set"}
+    for marker, slug in markers.items():
+        if (data_dir / marker).is_file():
+            return slug
+    if any(data_dir.glob("*_train_*.parquet")) or any(data_dir.glob("embeddings/*_train_*.parquet")):
+        return "debugging"
+    return None
+
+
+def _croissant(args) -> int:
+    from . import croissant
+
+    if not args.data.is_dir():
+        print(f"error: --data: {args.data} is not a directory", file=sys.stderr)
+        return 2
+    slug = args.type or _guess_type(args.data)
+    if slug is None:
+        print(f"error: --type: cannot tell the benchmark type of {args.data}; name it with --type TYPE "
+              f"(or --type none to describe every file)", file=sys.stderr)
+        return 2
+    try:
+        is_hidden = None if slug == "none" else registry.get(slug).is_hidden
+    except KeyError as error:
+        print(f"error: --type: {error.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        metadata = croissant.describe(args.data, is_hidden=is_hidden, name=args.name, description=args.description,
+                                      url=args.url, license=args.license, citation=args.citation,
+                                      version=args.version)
+    except (OSError, ValueError) as error:
+        print(f"error: the data in {args.data} could not be read ({type(error).__name__}: {clip(str(error), 200)})",
+              file=sys.stderr)
+        return 2
+    sys.stdout.write(croissant.dumps(metadata))
     return 0
 
 

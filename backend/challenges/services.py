@@ -18,6 +18,9 @@ from backend.accounts.services import grant_organizer_access
 from backend.core import live
 from backend.core.errors import Rejected
 from backend.core.files import UnsafeArchive, safe_extract_zip, sha256_of, zip_files
+from evaluation import croissant
+from evaluation.croissant import FILE_NAME as CROISSANT_FILE
+from evaluation.croissant import dumps as croissant_dumps
 
 from .models import Benchmark, Challenge, DatasetArtifact, Phase
 
@@ -46,12 +49,15 @@ def attach_data_directory(benchmark: Benchmark, data_dir: Path) -> list[DatasetA
     benchmark_type = benchmark.benchmark_type
     summarize_data(benchmark, Path(data_dir))
     public, hidden = split_data_directory(benchmark_type, Path(data_dir))
+    # The public download carries its Croissant description (generated from the public files only).
+    croissant_file = {CROISSANT_FILE: croissant_dumps(croissant_metadata(benchmark, Path(data_dir))).encode()}
     benchmark.artifacts.all().delete()
     created = []
     for visibility, files in ((DatasetArtifact.Visibility.PUBLIC, public), (DatasetArtifact.Visibility.HIDDEN, hidden)):
-        if not files:
+        extra = croissant_file if visibility == DatasetArtifact.Visibility.PUBLIC else None
+        if not files and not extra:
             continue
-        content = zip_files(Path(data_dir), files)
+        content = zip_files(Path(data_dir), files, extra)
         created.append(create_artifact(benchmark, visibility, f"{benchmark.slug}-{visibility}.zip", content))
     return created
 
@@ -76,6 +82,47 @@ def check_attached_data(benchmark: Benchmark) -> str | None:
     except (zipfile.BadZipFile, UnsafeArchive, OSError) as error:
         return f"an attached archive cannot be unpacked: {error}"
     return None
+
+
+def benchmark_path(benchmark: Benchmark) -> str:
+    return f"/challenges/{benchmark.challenge.slug}/{benchmark.slug}/"
+
+
+def croissant_metadata(benchmark: Benchmark, data_dir: Path) -> dict:
+    """MLCommons Croissant metadata of the benchmark's PUBLIC files in ``data_dir`` (the type's hidden
+    patterns drop the rest before anything is read). Name and description come from the benchmark and
+    its challenge; license and citation from the data's ``SOURCE.json`` (docs/datasets.md)."""
+    benchmark_type = benchmark.benchmark_type
+    description = benchmark.description.strip() or f"{benchmark_type.title} benchmark of {benchmark.challenge.title}."
+    keywords = ["DataPerf", benchmark_type.kind, benchmark_type.title] + ([benchmark.task] if benchmark.task else [])
+    # datePublished from the challenge, not the files' times: the same data gives the same archive hash.
+    return croissant.describe(
+        Path(data_dir), is_hidden=benchmark_type.is_hidden, name=f"{benchmark.challenge.title}: {benchmark.title}",
+        description=description, url=benchmark_path(benchmark), keywords=keywords,
+        date_published=benchmark.challenge.created_at.date().isoformat())
+
+
+def croissant_json(benchmark: Benchmark) -> bytes:
+    """The ``croissant.json`` of the benchmark's public download: the one the public archive carries,
+    else (data attached before the archives carried one) generated from the unpacked public data,
+    cached per data version. Raises LookupError when the benchmark has no public data."""
+    from django.core.cache import cache
+
+    artifacts = list(benchmark.artifacts.filter(visibility=DatasetArtifact.Visibility.PUBLIC))
+    if not artifacts:
+        raise LookupError("This benchmark has no public data.")
+    for artifact in artifacts:
+        with artifact.file.open("rb") as fh, zipfile.ZipFile(fh) as zf:
+            if CROISSANT_FILE in zf.namelist():
+                return zf.read(CROISSANT_FILE)
+    key = f"croissant:{benchmark.pk}:{data_version(benchmark)}"
+    cached = cache.get(key)
+    if cached is None:
+        with tempfile.TemporaryDirectory(prefix="dataperf-croissant-") as tmp:
+            public = extract_public_data(benchmark, Path(tmp) / "data")
+            cached = croissant_dumps(croissant_metadata(benchmark, public)).encode()
+        cache.set(key, cached, 24 * 3600)
+    return cached
 
 
 def create_artifact(benchmark: Benchmark, visibility: str, name: str, content: bytes) -> DatasetArtifact:

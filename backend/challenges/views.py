@@ -139,3 +139,16 @@ def docs_page(request, name: str):
 @login_required
 def public_data(request, slug: str, benchmark: str):
     return public_data_response(selectors.get_visible_benchmark(request.user, slug, benchmark))
+
+
+@login_required
+def croissant_json(request, slug: str, benchmark: str):
+    """The MLCommons Croissant description of the public download (the same visibility as the data)."""
+    benchmark = selectors.get_visible_benchmark(request.user, slug, benchmark)
+    try:
+        content = services.croissant_json(benchmark)
+    except LookupError as error:
+        raise Http404(str(error)) from None
+    response = HttpResponse(content, content_type="application/ld+json")
+    response["Content-Disposition"] = f'inline; filename="{benchmark.slug}-croissant.json"'
+    return response

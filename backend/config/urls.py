@@ -22,6 +22,8 @@ urlpatterns = [
     path("challenges/<slug:slug>/", challenges_views.challenge_detail, name="challenge-detail"),
     path("challenges/<slug:slug>/<slug:benchmark>/", challenges_views.benchmark_detail, name="benchmark-detail"),
     path("challenges/<slug:slug>/<slug:benchmark>/data.zip", challenges_views.public_data, name="public-data"),
+    path("challenges/<slug:slug>/<slug:benchmark>/croissant.json", challenges_views.croissant_json,
+         name="croissant-json"),
     path("challenges/<slug:slug>/<slug:benchmark>/sample-submission/", challenges_views.sample_submission,
          name="sample-submission"),
     path("docs/<path:name>/", challenges_views.docs_page, name="docs-page"),

@@ -18,14 +18,18 @@ def sha256_of(fileobj) -> str:
     return digest.hexdigest()
 
 
-def zip_files(root: Path, relative_paths: list[str]) -> bytes:
-    """A zip of the given files under ``root``, with fixed timestamps: the same data, the same hash."""
+def zip_files(root: Path, relative_paths: list[str], extra: dict[str, bytes] | None = None) -> bytes:
+    """A zip of the given files under ``root`` (plus ``extra`` members given as bytes, which replace a
+    file of the same name), with fixed timestamps: the same data, the same hash."""
     buffer = io.BytesIO()
+    extra = extra or {}
+    members = {rel: None for rel in relative_paths if rel not in extra} | dict(extra)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for rel in sorted(relative_paths):
+        for rel in sorted(members):
             info = zipfile.ZipInfo(rel, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, (root / rel).read_bytes())
+            content = members[rel]
+            archive.writestr(info, (root / rel).read_bytes() if content is None else content)
     return buffer.getvalue()
 
 
