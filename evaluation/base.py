@@ -47,6 +47,8 @@ class Metric:
     spread_key: str | None = None
     # A count (items, rows): shown as a whole number, not with four decimals.
     integer: bool = False
+    # Decimals shown for a (non-count) value on pages: four unless the metric declares its own.
+    decimals: int = 4
 
 
 @dataclasses.dataclass
