@@ -60,7 +60,7 @@ class PublicSubmissionOutput(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = ["id", "challenge", "benchmark", "benchmark_title", "phase", "entrant", "is_baseline", "division",
-                  "status", "scores", "score_rows", "details", "environment", "created_at"]
+                  "scores", "score_rows", "details", "environment", "created_at"]
 
     def get_scores(self, obj) -> dict:
         return selectors.scores_of(obj)
