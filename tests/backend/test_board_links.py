@@ -225,3 +225,13 @@ def test_a_metric_may_declare_its_own_decimals_and_counts_are_whole(board, monke
     assert api().get(BOARD + "?search=bob").json()["columns"][0]["decimals"] == 2
     html = page().get(f"/submissions/{board['baseline'].pk}/").content.decode()
     assert "0.80<" in html
+
+
+def test_organizer_turns_public_details_on_in_the_admin(board, users):
+    from fixtures.demo import grant_organizer_permissions
+
+    grant_organizer_permissions(users["organizer"])
+    challenge = Challenge.objects.get()
+    html = page(users["organizer"]).get(f"/admin/challenges/challenge/{challenge.pk}/change/").content.decode()
+    assert 'name="public_submission_details"' in html
+    assert Challenge._meta.get_field("public_submission_details").default is False
