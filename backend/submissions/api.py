@@ -56,6 +56,7 @@ class PublicSubmissionOutput(serializers.ModelSerializer):
     entrant = serializers.CharField(source="entrant_name")
     scores = serializers.SerializerMethodField()
     score_rows = serializers.SerializerMethodField()
+    details = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
@@ -67,6 +68,9 @@ class PublicSubmissionOutput(serializers.ModelSerializer):
 
     def get_score_rows(self, obj) -> list:
         return selectors.score_rows(obj)
+
+    def get_details(self, obj) -> dict:
+        return selectors.public_details(obj)
 
 
 class SubmissionOrganizerOutput(SubmissionOutput):

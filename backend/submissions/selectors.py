@@ -38,6 +38,12 @@ def get_public_submission(user, pk: int) -> Submission:
     return submission
 
 
+def public_details(submission: Submission) -> dict:
+    """The submission's details without the keys its type marks as echoing the submission itself."""
+    private = set(submission.benchmark.benchmark_type.private_detail_keys)
+    return {key: value for key, value in (submission.details or {}).items() if key not in private}
+
+
 def scores_of(submission: Submission) -> dict[str, float | None]:
     return {score.metric: score.value for score in submission.scores.all()}
 

@@ -158,6 +158,7 @@ def submission_detail(request, pk: int):
         return render(request, "submissions/public_detail.html", {
             "submission": submission,
             "score_rows": selectors.score_rows(submission),
+            "public_details": selectors.public_details(submission),
             "extras_key": submission.benchmark.benchmark_type.background_key or "",
         })
     return render(request, "submissions/detail.html", {

@@ -235,3 +235,25 @@ def test_organizer_turns_public_details_on_in_the_admin(board, users):
     html = page(users["organizer"]).get(f"/admin/challenges/challenge/{challenge.pk}/change/").content.decode()
     assert 'name="public_submission_details"' in html
     assert Challenge._meta.get_field("public_submission_details").default is False
+
+
+def test_public_view_leaves_out_details_that_echo_the_submission(speech_challenge, users):
+    from backend.challenges.models import Benchmark
+
+    benchmark = Benchmark.objects.create(challenge=speech_challenge, slug="ts", title="Test set", type_slug="test-set")
+    submission = Submission.objects.create(
+        phase=speech_challenge.phases.get(), benchmark=benchmark, user=users["organizer"],
+        status=Submission.Status.SCORED, original_name="items.csv", sha256="0" * 64, file="submissions/x.csv",
+        is_baseline=True, baseline_name="random items",
+        details={"items": [{"item_id": "pool-secret-17", "label": "cat"}], "suite": ["m1"], "n_items": 1,
+                 "fooled": 1})
+    Score.objects.create(submission=submission, metric="credit", value=0.0)
+    Score.objects.create(submission=submission, metric="fooled", value=1.0)
+    publish_score(submission)
+    data = api().get(f"/api/submissions/{submission.pk}/public/").json()
+    assert data["details"] == {"n_items": 1, "fooled": 1}
+    assert {row["key"]: row["text"] for row in data["score_rows"]} == {"credit": "0.0000", "fooled": "1"}
+    html = page().get(f"/submissions/{submission.pk}/").content.decode()
+    assert "pool-secret-17" not in html and "n_items" in html
+    # The owner (organizer) still sees them.
+    assert "pool-secret-17" in page(users["organizer"]).get(f"/submissions/{submission.pk}/").content.decode()
