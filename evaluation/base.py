@@ -47,6 +47,8 @@ class Metric:
     spread_key: str | None = None
     # A count (items, rows): shown as a whole number, not with four decimals.
     integer: bool = False
+    # Decimals shown for a (non-count) value on pages: four unless the metric declares its own.
+    decimals: int = 4
 
 
 @dataclasses.dataclass
@@ -88,6 +90,9 @@ class BenchmarkType:
     # Metrics that break ties of the primary metric on a leaderboard, in order (each in its own
     # direction), before the earlier submission wins; e.g. more fooling items first on equal credit.
     tie_break_metrics: ClassVar[tuple[str, ...]] = ()
+    # Keys of ``details`` that echo what was submitted (e.g. the proposed items): shown to the submission's
+    # owner and organizers, left out of the public view that leaderboard rows link to.
+    private_detail_keys: ClassVar[tuple[str, ...]] = ()
     # Default ``config`` values; the organizer may override them per benchmark.
     default_config: ClassVar[dict[str, Any]] = {}
 

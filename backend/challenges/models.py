@@ -27,6 +27,11 @@ class Challenge(models.Model):
     # of one challenge sees nothing of another's queue.
     annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="annotated_challenges", blank=True,
                                         help_text="Users who verify this challenge's test-set items.")
+    # Baselines' details are public wherever their board is visible and not hidden; participants' only
+    # when the organizer allows it here.
+    public_submission_details = models.BooleanField(
+        default=False, help_text="Anyone who may see a (non-hidden) leaderboard may open participants' scored "
+                                 "submissions from it: scores, environment and curves, never the file, log or code.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -66,6 +66,7 @@ urlpatterns = [
          name="api-leaderboard"),
     path("api/submissions/", submissions_api.SubmissionListCreateApi.as_view(), name="api-submissions"),
     path("api/submissions/<int:pk>/", submissions_api.SubmissionDetailApi.as_view(), name="api-submission"),
+    path("api/submissions/<int:pk>/public/", submissions_api.PublicSubmissionApi.as_view(), name="api-submission-public"),
     path("api/submissions/<int:pk>/file/", submissions_api.SubmissionFileApi.as_view(), name="api-submission-file"),
     path("api/submissions/<int:pk>/cancel/", submissions_api.SubmissionCancelApi.as_view(), name="api-submission-cancel"),
     path("api/submissions/<int:pk>/select/", submissions_api.SubmissionSelectApi.as_view(), name="api-submission-select"),

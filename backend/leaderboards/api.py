@@ -14,6 +14,7 @@ import re
 
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotAuthenticated
@@ -24,10 +25,12 @@ from rest_framework.views import APIView
 from backend.challenges import selectors as challenge_selectors
 from backend.core.errors import Rejected
 from backend.core.params import choice_param, id_param, int_param, text_param
+from backend.submissions import selectors as submission_selectors
 
 from . import selectors
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
+MAX_SEARCH_CHARS = 100
 CACHE_SECONDS = 600
 HIDDEN_FIELDS = ("user_id", "team_id", "entrant_key")
 
@@ -68,8 +71,48 @@ def _page_size_param(params) -> int:
     return size
 
 
-def _public(row: dict) -> dict:
-    return {k: v for k, v in row.items() if k not in HIDDEN_FIELDS}
+def _detail_url(submission_id) -> str | None:
+    return reverse("submission-detail", args=[submission_id]) if submission_id else None
+
+
+def _public(row: dict, phase=None) -> dict:
+    """A row as every viewer of a (non-hidden) board sees it: ``detail_url`` when the submission's
+    public details are open to all of them (``selectors.publicly_detailed``), else None."""
+    public = {k: v for k, v in row.items() if k not in HIDDEN_FIELDS}
+    if phase is not None:
+        public["detail_url"] = (_detail_url(row["submission_id"])
+                                if selectors.publicly_detailed(phase, row["is_baseline"]) else None)
+    return public
+
+
+def _links_key(phase) -> str:
+    """What the shared rows' links depend on besides the version (the organizer's setting)."""
+    return "links1" if phase.challenge.public_submission_details else "links0"
+
+
+def _viewer_key(user, phase) -> str:
+    """Signed-in viewers also get links to their own rows (organizers: to every row)."""
+    if not user.is_authenticated:
+        return "anon"
+    return f"org:{user.pk}" if challenge_selectors.organizes(user, phase.challenge) else f"user:{user.pk}"
+
+
+def _link_own_rows(payload: dict, user, phase) -> dict:
+    """Add ``detail_url`` to the rows the viewer may open in full: every row for the challenge's
+    organizers, their own (and their teams') submissions for everyone else."""
+    if not user.is_authenticated or not payload.get("rows"):
+        return payload
+    ids = [row["submission_id"] for row in payload["rows"] if row.get("submission_id") and not row.get("detail_url")]
+    if not ids:
+        return payload
+    if challenge_selectors.organizes(user, phase.challenge):
+        allowed = set(ids)
+    else:
+        allowed = set(submission_selectors.own_submissions(user).filter(pk__in=ids).values_list("pk", flat=True))
+    for row in payload["rows"]:
+        if row.get("submission_id") in allowed:
+            row["detail_url"] = _detail_url(row["submission_id"])
+    return payload
 
 
 def _encode(payload: dict) -> bytes:
@@ -109,6 +152,9 @@ class LeaderboardApi(APIView):
         OpenApiParameter("since", str, description="a version you have: only the rows changed since then "
                                                    "(`changed: false` when none); ranks of other rows may have shifted"),
         OpenApiParameter("export", str, enum=["csv"], description="download all ranked rows as CSV"),
+        OpenApiParameter("search", str, description=f"only entrants whose name contains this text (case-insensitive, "
+                         f"at most {MAX_SEARCH_CHARS} characters); pages count the matches, ranks stay the board's. "
+                         "On a hidden board it matches among your own rows only."),
     ])
     def get(self, request, slug: str, benchmark: str):
         params = request.query_params
@@ -117,69 +163,98 @@ class LeaderboardApi(APIView):
         page = int_param(params, "page", default=1, minimum=1, maximum=10**6)
         page_size = _page_size_param(params)
         around = choice_param(params, "around", ["me"])
+        search = text_param(params, "search", max_chars=MAX_SEARCH_CHARS).strip()
+        if search and around:
+            raise Rejected("search", "cannot be combined with around=me (the page of your own row)")
         benchmark, phase = resolve(request.user, slug, benchmark, phase_id)
         if not selectors.can_view_leaderboard(request.user, phase):
             return _sign_in_required(request)
         version = phase.leaderboard_version
         if selectors.is_hidden_for(request.user, phase):
-            return self._hidden(request, phase, benchmark, since, export)
+            return self._hidden(request, phase, benchmark, since, export, search)
         if export == "csv":
             return _csv_export(benchmark, phase, selectors.leaderboard_rows(phase, benchmark))
         if since is not None:
             return self._delta(request, phase, benchmark, version, since)
+        if search:
+            return self._search(request, phase, benchmark, version, search, page, page_size)
         # Only a public board's pages may be kept by shared caches (they still revalidate every time).
         private = around is not None or phase.leaderboard_visibility != phase.Visibility.PUBLIC
         position = None
         if around == "me":
             position = selectors.position_of_viewer(phase, benchmark, request.user)
             page = 1 if position is None else (position - 1) // page_size + 1
+        links = _links_key(phase)
         etag = _etag("page", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size,
-                     around and f"me:{position}")
+                     around and f"me:{position}", links, _viewer_key(request.user, phase))
         if _matches(request, etag):
             return _json(b"", etag, request, private=private)
-        key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}"
+        key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}:{links}"
         body = cache.get(key)
         if body is None:
             count = selectors.board_count(phase, benchmark)
             rows = selectors.board_page(phase, benchmark, page, page_size)
             body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
                             "page_size": page_size, "pages": max(1, -(-count // page_size)),
-                            "rows": [_public(row) for row in rows]})
+                            "rows": [_public(row, phase) for row in rows]})
             cache.set(key, body, timeout=CACHE_SECONDS)
-        if around is not None:
-            # Where the viewer's own row is (None: they have none, and this is the first page).
-            body = _encode({**json.loads(body), "my_position": position})
-        return _json(body, etag, request, private=private)
+        if around is not None or request.user.is_authenticated:
+            payload = _link_own_rows(json.loads(body), request.user, phase)
+            if around is not None:
+                # Where the viewer's own row is (None: they have none, and this is the first page).
+                payload["my_position"] = position
+            body = _encode(payload)
+        return _json(body, etag, request, private=private or request.user.is_authenticated)
+
+    def _search(self, request, phase, benchmark, version: int, search: str, page: int, page_size: int):
+        """The matching rows, a page at a time; computed per request (not cached: searches rarely repeat)."""
+        private = phase.leaderboard_visibility != phase.Visibility.PUBLIC or request.user.is_authenticated
+        etag = _etag("search", phase.pk, benchmark.pk, phase.ranking_rule, version, page, page_size, search,
+                     _links_key(phase), _viewer_key(request.user, phase))
+        if _matches(request, etag):
+            return _json(b"", etag, request, private=private)
+        count, rows = selectors.search_page(phase, benchmark, search, page, page_size)
+        payload = {**_head(phase, benchmark, version, hidden=False), "search": search, "count": count, "page": page,
+                   "page_size": page_size, "pages": max(1, -(-count // page_size)),
+                   "rows": [_public(row, phase) for row in rows]}
+        return _json(_encode(_link_own_rows(payload, request.user, phase)), etag, request, private=private)
 
     def _delta(self, request, phase, benchmark, version: int, since: str):
         if not since.isdigit() or int(since) > version:
             # Not a version of this board (e.g. a hidden board's digest, or from a restored database).
             raise Rejected("since", "is not a version of this leaderboard; load the board without since")
-        etag = _etag("delta", phase.pk, benchmark.pk, phase.ranking_rule, version, since)
+        etag = _etag("delta", phase.pk, benchmark.pk, phase.ranking_rule, version, since, _links_key(phase),
+                     _viewer_key(request.user, phase))
         private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
         if int(since) == version:
             return _json(_encode({"changed": False, "version": version}), etag, request, private=private)
-        key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}"
+        key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}:{_links_key(phase)}"
         body = cache.get(key)
         if body is None:
             rows, removed = selectors.changed_rows(phase, benchmark, int(since))
             count = selectors.board_count(phase, benchmark)
             body = _encode({**_head(phase, benchmark, version, hidden=False), "since": int(since), "count": count,
-                            "rows": [_public(row) for row in rows], "removed": removed})
+                            "rows": [_public(row, phase) for row in rows], "removed": removed})
             cache.set(key, body, timeout=CACHE_SECONDS)
-        return _json(body, etag, request, private=private)
+        if request.user.is_authenticated:
+            body = _encode(_link_own_rows(json.loads(body), request.user, phase))
+        return _json(body, etag, request, private=private or request.user.is_authenticated)
 
-    def _hidden(self, request, phase, benchmark, since, export):
-        """The viewer's own rows, without rank; no count, no pages, no other rows, in any answer."""
+    def _hidden(self, request, phase, benchmark, since, export, search=""):
+        """The viewer's own rows, without rank; no count, no pages, no other rows, in any answer (a search
+        matches among them only). Their own rows link to their own (full) submission pages."""
         rows = selectors.own_rows(phase, benchmark, request.user)
+        if search:
+            rows = [row for row in rows if search.casefold() in row["entrant"].casefold()]
         if export == "csv":
             return _csv_export(benchmark, phase, rows)
         version = selectors.version_for_viewer(rows, phase, request.user, phase.leaderboard_version)
-        etag = _etag("hidden", request.user.pk, phase.pk, benchmark.pk, version)
+        etag = _etag("hidden", request.user.pk, phase.pk, benchmark.pk, version, search)
         if since is not None and since == str(version):
             return _json(_encode({"changed": False, "version": version}), etag + "-u", request, private=True)
         body = _encode({**_head(phase, benchmark, version, hidden=True), "count": None, "page": 1, "pages": 1,
-                        "rows": [_public(row) for row in rows]})
+                        **({"search": search} if search else {}),
+                        "rows": [{**_public(row), "detail_url": _detail_url(row["submission_id"])} for row in rows]})
         return _json(body, etag, request, private=True)
 
 
@@ -190,7 +265,8 @@ def _head(phase, benchmark, version, *, hidden: bool) -> dict:
         "version": version,
         "hidden": hidden,
         "phase": {"id": phase.pk, "name": phase.name, "ranking_rule": phase.ranking_rule},
-        "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "integer": c.integer}
+        "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "integer": c.integer,
+                     "decimals": 0 if c.integer else c.decimals}
                     for c in columns],
     }
 

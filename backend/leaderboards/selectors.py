@@ -30,6 +30,7 @@ class Column:
     higher_is_better: bool
     spread_key: str | None = None
     integer: bool = False  # a count: pages show it as a whole number
+    decimals: int = 4  # otherwise this many decimals (the metric's declaration)
 
 
 def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column]:
@@ -37,7 +38,7 @@ def columns_for(benchmark: Benchmark, phase: Phase | None = None) -> list[Column
     primary = benchmark_type.primary_metric
     ordered = sorted(benchmark_type.metrics_for(benchmark.effective_config), key=lambda m: m.key != primary)
     spread_keys = {m.spread_key for m in ordered if m.spread_key}
-    return [Column(m.key, m.label, m.higher_is_better, m.spread_key, m.integer) for m in ordered if m.key not in spread_keys] \
+    return [Column(m.key, m.label, m.higher_is_better, m.spread_key, m.integer, m.decimals) for m in ordered if m.key not in spread_keys] \
         + _extension_columns(benchmark, phase)
 
 
@@ -144,6 +145,17 @@ def board_page(phase: Phase, benchmark: Benchmark, page: int, page_size: int) ->
     columns = columns_for(benchmark, phase)
     rows = _board(phase, benchmark).order_by(*BOARD_ORDER)[offset:offset + page_size]
     return _finish([_row_dict(row, columns, offset + i) for i, row in enumerate(rows, start=1)])
+
+
+def search_page(phase: Phase, benchmark: Benchmark, search: str, page: int, page_size: int) -> tuple[int, list[dict]]:
+    """The rows whose entrant name contains ``search`` (case-insensitive): how many, and one page of
+    them, each with its rank on the whole board (not its position among the matches)."""
+    matching = _board(phase, benchmark).filter(entrant_name__icontains=search)
+    offset = (page - 1) * page_size
+    rows = list(matching.order_by(*BOARD_ORDER)[offset:offset + page_size])
+    where = positions(phase, benchmark, [row.pk for row in rows])
+    columns = columns_for(benchmark, phase)
+    return matching.count(), _finish([_row_dict(row, columns, where.get(row.pk)) for row in rows])
 
 
 def leaderboard_rows(phase: Phase, benchmark: Benchmark) -> list[dict]:
@@ -319,6 +331,8 @@ def _challenge_leaderboard(phase: Phase, user, *, hidden: bool, weights: dict[st
         metric = benchmark_type.metric(benchmark_type.primary_metric)
         columns.append({"slug": benchmark.slug, "title": benchmark.title, "metric": metric.label,
                         "higher_is_better": metric.higher_is_better,
+                        # how pages show the raw score: a count as a whole number, else the metric's decimals
+                        "integer": metric.integer, "decimals": 0 if metric.integer else metric.decimals,
                         "weight": weights.get(benchmark.slug, benchmark.weight), "default_weight": benchmark.weight})
         raw[benchmark.slug] = {}
         slugs[benchmark.pk] = benchmark.slug
@@ -356,3 +370,24 @@ def _challenge_leaderboard(phase: Phase, user, *, hidden: bool, weights: dict[st
             "aggregate": aggregate.get(key, 0.0),
         } for position, key in enumerate(ordered, start=1)],
     }
+
+
+# --- public submission details (rows that link to a submission) -------------------------------------
+
+def publicly_detailed(phase: Phase, is_baseline: bool) -> bool:
+    """Whether a scored submission on this phase's board shows its public details to everyone who sees
+    the board: baselines always, participants' where the organizer allows it — never on a hidden board
+    (its rows are nobody else's business, not even the baselines' standing)."""
+    if phase.leaderboard_visibility == Phase.Visibility.HIDDEN:
+        return False
+    return is_baseline or phase.challenge.public_submission_details
+
+
+def may_see_public_details(user, submission: Submission) -> bool:
+    """The public view of a submission (scores, environment, curves; never its file, log or code): a
+    scored submission whose board the viewer may see, under ``publicly_detailed``."""
+    phase = submission.phase
+    phase.challenge = submission.benchmark.challenge
+    return (submission.status == Submission.Status.SCORED
+            and publicly_detailed(phase, submission.is_baseline)
+            and can_view_leaderboard(user, phase))

@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,17 +25,52 @@ class SubmissionOutput(serializers.ModelSerializer):
     phase = serializers.CharField(source="phase.name")
     entrant = serializers.CharField(source="entrant_name")
     scores = serializers.SerializerMethodField()
+    score_rows = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
         fields = [
             "id", "challenge", "benchmark", "phase", "entrant", "division", "description", "original_name",
-            "size_bytes", "sha256", "status", "progress", "progress_message", "failure_reason", "scores", "details",
+            "size_bytes", "sha256", "status", "progress", "progress_message", "failure_reason", "scores",
+            "score_rows", "details",
             "environment", "attempts", "is_baseline", "selected", "created_at", "started_at", "finished_at",
         ]
 
     def get_scores(self, obj) -> dict:
         return selectors.scores_of(obj)
+
+    def get_score_rows(self, obj) -> list:
+        """The scores as pages show them (the metric's label and decimals, counts as whole numbers)."""
+        return selectors.score_rows(obj)
+
+
+class PublicSubmissionOutput(serializers.ModelSerializer):
+    """What anyone who may see the board sees of a submission it links to: who, where, the scores, the
+    environment and the details (curves). Never the file (name, size, checksum), log, failure, code,
+    description or the submitter's account."""
+
+    challenge = serializers.CharField(source="benchmark.challenge.slug")
+    benchmark = serializers.CharField(source="benchmark.slug")
+    benchmark_title = serializers.CharField(source="benchmark.title")
+    phase = serializers.CharField(source="phase.name")
+    entrant = serializers.CharField(source="entrant_name")
+    scores = serializers.SerializerMethodField()
+    score_rows = serializers.SerializerMethodField()
+    details = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Submission
+        fields = ["id", "challenge", "benchmark", "benchmark_title", "phase", "entrant", "is_baseline", "division",
+                  "scores", "score_rows", "details", "environment", "created_at"]
+
+    def get_scores(self, obj) -> dict:
+        return selectors.scores_of(obj)
+
+    def get_score_rows(self, obj) -> list:
+        return selectors.score_rows(obj)
+
+    def get_details(self, obj) -> dict:
+        return selectors.public_details(obj)
 
 
 class SubmissionOrganizerOutput(SubmissionOutput):
@@ -137,6 +172,17 @@ class SubmissionDetailApi(APIView):
     @extend_schema(responses=SubmissionOutput)
     def get(self, request, pk: int):
         return Response(serialize(selectors.get_visible_submission(request.user, pk), request.user))
+
+
+class PublicSubmissionApi(APIView):
+    """A baseline's (or, where the organizer allows it, a participant's) scored submission as the
+    leaderboard's viewers may see it; 404 for anything they may not."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=PublicSubmissionOutput)
+    def get(self, request, pk: int):
+        return Response(PublicSubmissionOutput(selectors.get_public_submission(request.user, pk)).data)
 
 
 class SubmissionFileApi(APIView):

@@ -26,8 +26,51 @@ def get_visible_submission(user, pk: int) -> Submission:
         raise Http404("No such submission.") from None
 
 
+def get_public_submission(user, pk: int) -> Submission:
+    """A submission shown through its public view (``leaderboards.selectors.may_see_public_details``);
+    a 404 for anything else, as if it did not exist."""
+    from backend.leaderboards.selectors import may_see_public_details
+
+    submission = (Submission.objects.select_related("benchmark__challenge", "phase", "user", "team")
+                  .prefetch_related("scores").filter(pk=pk).first())
+    if submission is None or not may_see_public_details(user, submission):
+        raise Http404("No such submission.")
+    return submission
+
+
+def public_details(submission: Submission) -> dict:
+    """The submission's details without the keys its type marks as echoing the submission itself."""
+    private = set(submission.benchmark.benchmark_type.private_detail_keys)
+    return {key: value for key, value in (submission.details or {}).items() if key not in private}
+
+
 def scores_of(submission: Submission) -> dict[str, float | None]:
     return {score.metric: score.value for score in submission.scores.all()}
+
+
+def format_score(value, integer: bool = False, decimals: int = 4) -> str:
+    """A score as people read it: the metric's decimals (four by default), counts as whole numbers,
+    "—" when missing."""
+    if value is None:
+        return "—"
+    return str(int(round(value))) if integer else f"{value:.{decimals}f}"
+
+
+def score_rows(submission: Submission) -> list[dict]:
+    """The submission's scores for people: ``{"key", "label", "value", "text"}`` in the type's metric
+    order (primary first), each formatted by its metric's declaration; scores of metrics the type no
+    longer declares follow with four decimals."""
+    values = scores_of(submission)
+    benchmark = submission.benchmark
+    benchmark_type = benchmark.benchmark_type
+    metrics = sorted(benchmark_type.metrics_for(benchmark.effective_config),
+                     key=lambda m: m.key != benchmark_type.primary_metric)
+    rows = [{"key": m.key, "label": m.label, "value": values[m.key],
+             "text": format_score(values[m.key], m.integer, m.decimals)} for m in metrics if m.key in values]
+    known = {m.key for m in metrics}
+    rows += [{"key": key, "label": key, "value": value, "text": format_score(value)}
+             for key, value in values.items() if key not in known]
+    return rows
 
 
 # Statuses that count against a phase's limits (failed and cancelled ones never do).

@@ -3,6 +3,8 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +19,7 @@ from backend.leaderboards import selectors as leaderboard_selectors
 
 from . import selectors, services
 from .models import Submission
+from .selectors import format_score  # noqa: F401  (kept importable from here)
 
 
 @login_required
@@ -42,13 +45,6 @@ def upload(request, slug: str, benchmark: str):
 
 
 PAGE_SIZE = 20
-
-
-def format_score(value, integer: bool = False) -> str:
-    """A score as people read it: four decimals, counts as whole numbers, "—" when missing."""
-    if value is None:
-        return "—"
-    return str(int(round(value))) if integer else f"{value:.4f}"
 
 
 def _my_filters(request, submissions):
@@ -101,7 +97,7 @@ def my_submissions(request):
         rows.append({
             "submission": submission,
             "standing": standings.get(submission.pk),
-            "score": format_score(selectors.scores_of(submission).get(primary.key), primary.integer),
+            "score": format_score(selectors.scores_of(submission).get(primary.key), primary.integer, primary.decimals),
             "metric": primary.label,
             **_actions(submission, rules[submission.phase_id]),
         })
@@ -146,11 +142,28 @@ def select(request, pk: int):
     return _back(request)
 
 
-@login_required
 def submission_detail(request, pk: int):
-    submission = selectors.get_visible_submission(request.user, pk)
+    """The owner's (team's) and organizers' full page; for everyone else who may see the board, the
+    public view of a baseline (or, where the organizer allows it, a participant's scored submission);
+    a 404 otherwise — and a signed-out visitor is asked to sign in before being told so."""
+    try:
+        submission = selectors.get_visible_submission(request.user, pk)
+    except Http404:
+        try:
+            submission = selectors.get_public_submission(request.user, pk)
+        except Http404:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            raise
+        return render(request, "submissions/public_detail.html", {
+            "submission": submission,
+            "score_rows": selectors.score_rows(submission),
+            "public_details": selectors.public_details(submission),
+            "extras_key": submission.benchmark.benchmark_type.background_key or "",
+        })
     return render(request, "submissions/detail.html", {
         "submission": submission,
+        "score_rows": selectors.score_rows(submission),
         # Which key of ``details`` the worker fills in after scoring (the page waits for it).
         "extras_key": submission.benchmark.benchmark_type.background_key or "",
         "scores": selectors.scores_of(submission),

@@ -309,6 +309,8 @@ class TestSetCreation(BenchmarkType):
     slug = "test-set"
     title = "Test-set creation (adversarial test items, human-verified)"
     kind = "test-set"
+    # The proposed items (and the model suite's per-item answers) are the submission itself.
+    private_detail_keys = ("items", "suite")
     metrics = (
         Metric("credit", "Credit (shared)"),
         Metric("verified", "Verified items", integer=True),

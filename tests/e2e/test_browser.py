@@ -35,7 +35,9 @@ def test_upload_live_status_and_leaderboard(live_server, browser_page, speech_ch
         # The page updates itself without a reload until the worker has scored the file.
         page.locator("#status", has_text="Scored").wait_for(timeout=120_000)
         score = Submission.objects.get().scores.get(metric="macro_f1").value
-        assert page.locator("#scores").inner_text().count("macro_f1") >= 1
+        # Scores under their metric's label, with the metric's decimals.
+        assert "Macro F1" in page.locator("#scores").inner_text()
+        assert f"{score:.4f}" in page.locator("#scores").inner_text()
 
         page.goto(f"{live_server.url}/challenges/kws/en-25/")
         row = page.locator("#leaderboard tbody tr", has_text="alice")

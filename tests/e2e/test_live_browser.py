@@ -83,4 +83,4 @@ def test_a_submission_page_follows_its_status(asgi_server, browser_page, speech_
     page.locator("#progress-message", has_text="half way there").wait_for(timeout=3_000)
     score(submission, "a", 0.55)
     page.locator("#status", has_text="Scored").wait_for(timeout=3_000)
-    assert "macro_f1" in page.locator("#scores").inner_text()
+    assert "Macro F1" in page.locator("#scores").inner_text() and "0.5500" in page.locator("#scores").inner_text()

@@ -9,7 +9,13 @@
   let board = null;
   let weights = {};
 
-  function fmt(value) { return value === null || value === undefined ? "n/a" : Number(value).toFixed(4); }
+  // A benchmark's raw score as its metric declares (counts as whole numbers); the aggregate gets four decimals.
+  function fmt(value, column) {
+    if (value === null || value === undefined) return "n/a";
+    if (column && column.integer) return String(Math.round(Number(value)));
+    const decimals = column && column.decimals !== undefined && column.decimals !== null ? column.decimals : 4;
+    return Number(value).toFixed(decimals);
+  }
 
   function aggregate(row) {
     let total = 0, sum = 0;
@@ -52,7 +58,7 @@
     rows.forEach(({ row, score }, index) => {
       const tr = document.createElement("tr");
       if (row.is_baseline) tr.className = "baseline";
-      const cells = [board.hidden ? "—" : index + 1, row.entrant, fmt(score)].concat(board.benchmarks.map((b) => fmt(row.scores[b.slug])));
+      const cells = [board.hidden ? "—" : index + 1, row.entrant, fmt(score)].concat(board.benchmarks.map((b) => fmt(row.scores[b.slug], b)));
       for (const text of cells) {
         const td = document.createElement("td");
         td.textContent = text;

@@ -9,6 +9,7 @@
   const status = document.getElementById("leaderboard-status");
   const pager = document.getElementById("leaderboard-pager");
   const own = document.getElementById("leaderboard-own");
+  const searchBox = document.getElementById("leaderboard-search");
   const baseUrl = table.dataset.url;
   const signedIn = table.dataset.signedIn === "1";
   const PAGE_SIZE = 50;
@@ -16,6 +17,8 @@
   let page = 1;
   let pages = 1;
   let busy = false;
+  let search = "";  // the entrant search shown (pages and live refreshes keep it)
+  let generation = 0;  // answers to an older search are dropped
 
   function url(params) {
     const query = new URLSearchParams(params).toString();
@@ -28,10 +31,12 @@
     return { ok: response.ok, status: response.status, data: data };
   }
 
-  // Counts (columns marked integer, e.g. fooling items) are whole numbers; scores get four decimals.
-  function fmt(value, integer) {
+  // Counts (columns marked integer, e.g. fooling items) are whole numbers; scores get their metric's
+  // decimals (`column.decimals`, four by default).
+  function fmt(value, integer, decimals) {
     if (value === null || value === undefined) return "n/a";
-    return integer ? String(Math.round(Number(value))) : Number(value).toFixed(4);
+    if (integer) return String(Math.round(Number(value)));
+    return Number(value).toFixed(decimals === undefined || decimals === null ? 4 : decimals);
   }
 
   // Closed division: only rows whose code reproduced the submitted file are ranked.
@@ -62,11 +67,20 @@
     tr.dataset.submission = row.submission_id;
     if (row.is_baseline) tr.className = "baseline";
     tr.appendChild(cell(row.rank === null ? "—" : row.rank));
-    tr.appendChild(cell(row.entrant));
+    // The entrant links to the submission's page when the viewer may open it (the server says so).
+    const name = cell("");
+    if (row.detail_url) {
+      const a = document.createElement("a");
+      a.href = row.detail_url;
+      a.textContent = row.entrant;
+      a.title = "Submission details";
+      name.appendChild(a);
+    } else name.textContent = row.entrant;
+    tr.appendChild(name);
     for (const column of columns) {
-      let text = fmt(row.metrics[column.key], column.integer);
+      let text = fmt(row.metrics[column.key], column.integer, column.decimals);
       if (row.spreads && row.spreads[column.key] !== undefined && row.spreads[column.key] !== null) {
-        text += " ± " + fmt(row.spreads[column.key]);
+        text += " ± " + fmt(row.spreads[column.key], column.integer, column.decimals);
       }
       tr.appendChild(cell(text, "num"));
     }
@@ -81,15 +95,17 @@
     body.replaceChildren();
     if (data.rows.length === 0) {
       const tr = document.createElement("tr");
-      const td = cell(data.page > 1 ? "No rows on this page." : "No scored submissions yet.", "muted");
+      const td = cell(data.page > 1 ? "No rows on this page."
+        : (data.search ? "No entrant matches “" + data.search + "”." : "No scored submissions yet."), "muted");
       td.colSpan = data.columns.length + 5;
       tr.appendChild(td);
       body.appendChild(tr);
     }
     for (const row of data.rows) body.appendChild(rowElement(row, data.columns));
     pages = data.pages || 1;
-    pager.hidden = data.hidden || pages <= 1;
-    pager.querySelector("span").textContent = "page " + page + " of " + pages + (data.count !== null ? " · " + data.count + " entrants" : "");
+    pager.hidden = data.hidden || (pages <= 1 && !data.search);
+    pager.querySelector("span").textContent = "page " + page + " of " + pages
+      + (data.count !== null ? " · " + data.count + (data.search ? " matching" : "") + " entrants" : "");
     pager.querySelector("[data-go=prev]").disabled = page <= 1;
     pager.querySelector("[data-go=next]").disabled = page >= pages;
   }
@@ -101,12 +117,17 @@
     const answer = await getJson(url({ around: "me", page_size: 1 }));
     const row = answer.ok && answer.data.my_position && answer.data.rows.length ? answer.data.rows[0] : null;
     if (!row || shown.has(row.submission_id)) { own.hidden = true; return; }
-    own.querySelector("span").textContent = (row.rank === null ? "unranked" : "#" + row.rank) + " · " + row.entrant + " · " + fmt(row.score);
+    const primary = data.columns[0] || {};
+    own.querySelector("span").textContent = (row.rank === null ? "unranked" : "#" + row.rank) + " · " + row.entrant + " · " + fmt(row.score, primary.integer, primary.decimals);
     own.hidden = false;
   }
 
   async function load(params) {
-    const answer = await getJson(url(params || { page: page, page_size: PAGE_SIZE }));
+    const mine = generation;
+    const query = params || { page: page, page_size: PAGE_SIZE };
+    if (search && !query.around) query.search = search;
+    const answer = await getJson(url(query));
+    if (mine !== generation) return;  // the search changed meanwhile; its own load shows the answer
     if (!answer.ok) {
       status.textContent = answer.data.detail || "The leaderboard could not be loaded.";
       return;
@@ -147,7 +168,11 @@
     if (!go || busy) return;
     busy = true;
     try {
-      if (go === "me") await load({ around: "me", page_size: PAGE_SIZE });
+      if (go === "me") {  // your row's page of the whole board: the search no longer applies
+        if (searchBox) searchBox.value = "";
+        search = "";
+        await load({ around: "me", page_size: PAGE_SIZE });
+      }
       else {
         page = Math.min(Math.max(1, page + (go === "next" ? 1 : -1)), pages);
         await load();
@@ -158,6 +183,26 @@
       busy = false;
     }
   });
+
+  // Search as you type (debounced): back to the first page of the matches; live refreshes keep the search.
+  if (searchBox) {
+    let timer = null;
+    searchBox.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(async function () {
+        const text = searchBox.value.trim().slice(0, 100);
+        if (text === search) return;
+        search = text;
+        generation += 1;
+        page = 1;
+        try {
+          await load();
+        } catch (error) {
+          status.textContent = "Offline; retrying…";
+        }
+      }, 300);
+    });
+  }
 
   window.dataperfLeaderboard = { refresh: refresh };
   refresh();

@@ -39,12 +39,16 @@
     failureEl.textContent = data.failure_reason;
     const body = scoresEl.tBodies[0];
     body.replaceChildren();
-    for (const [metric, value] of Object.entries(data.scores)) {
+    // The server formats each score by its metric (decimals, counts as whole numbers); the exact value is the tooltip.
+    const rows = data.score_rows || Object.entries(data.scores).map(([key, value]) => ({ label: key, value: value, text: value === null ? "n/a" : String(value) }));
+    for (const row of rows) {
       const tr = document.createElement("tr");
       const th = document.createElement("th");
-      th.textContent = metric;
+      th.textContent = row.label;
       const td = document.createElement("td");
-      td.textContent = value === null ? "n/a" : value;
+      td.className = "num";
+      td.textContent = row.text;
+      td.title = row.value === null ? "" : String(row.value);
       tr.append(th, td);
       body.appendChild(tr);
     }
