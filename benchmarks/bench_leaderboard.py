@@ -126,10 +126,10 @@ def _insert(connection, phase_id: int, benchmark_id: int, user_ids: list[int], p
         cursor.execute("""
             INSERT INTO submissions_submission (phase_id, benchmark_id, user_id, team_id, division, description, file,
                 original_name, size_bytes, sha256, is_baseline, baseline_name, status, progress, progress_message,
-                failure_reason, log, details, environment, attempts, run_token, created_at, finished_at)
+                failure_reason, log, details, environment, attempts, run_token, selected, created_at, finished_at)
             SELECT %s, %s, u.id, NULL, 'open', '', 'submissions/bench.json', 'bench.json', 100, repeat('0', 64),
                    false, '', 'scored', 1.0, 'scored', '', '', '{}',
-                   '{"environment": "current", "scikit-learn": "1.5.2"}', 1, '',
+                   '{"environment": "current", "scikit-learn": "1.5.2"}', 1, '', false,
                    now() - interval '30 days' + (random() * interval '29 days'), now()
             FROM unnest(%s::bigint[]) AS u(id), generate_series(1, %s) AS n""",
                        [phase_id, benchmark_id, user_ids, per_entrant])
