@@ -125,6 +125,12 @@ def _load_market(path: Path) -> tuple[float, dict[str, Seller]]:
     return budget, sellers
 
 
+def _seller_name(value: object) -> str:
+    """A seller id as typed, shortened and quoted only when long or unprintable."""
+    text = str(value)
+    return text if len(text) <= 60 and text.isprintable() else shorten(text)
+
+
 def _as_count(value: Any, where: str) -> int:
     """A non-negative whole number of rows (JSON 3 or 3.0, CSV '3'), else a sentence naming ``where``."""
     if isinstance(value, bool):
@@ -217,7 +223,7 @@ class DataAcquisition(BenchmarkType):
                 payload = payload["purchase"]
             if not isinstance(payload, dict):
                 raise SubmissionError(f"{name}: expected a JSON object {{seller_id: number of rows}}")
-            entries = [(f"{name}, seller {shorten(sid)}", str(sid), n) for sid, n in payload.items()]
+            entries = [(f"{name}, seller {_seller_name(sid)}", str(sid), n) for sid, n in payload.items()]
         elif name.lower().endswith(".txt"):
             lines = [line for line in decode_text(data, name).splitlines() if line.strip()]
             if len(lines) != 1:
@@ -233,9 +239,9 @@ class DataAcquisition(BenchmarkType):
             for line, values in rows:
                 sid = values["seller_id"]
                 if sid in seen:
-                    raise SubmissionError(f"{name}, line {line}: seller {shorten(sid)} appears twice (also line {seen[sid]})")
+                    raise SubmissionError(f"{name}, line {line}: seller {_seller_name(sid)} appears twice (also line {seen[sid]})")
                 seen[sid] = line
-                entries.append((f"{name}, line {line}, seller {shorten(sid)}", sid, values["count"]))
+                entries.append((f"{name}, line {line}, seller {_seller_name(sid)}", sid, values["count"]))
         plan: dict[str, int] = {}
         for where, sid, raw in entries:
             if sid not in problem.sellers:
