@@ -42,10 +42,12 @@ CONFIGS: dict[str, list[tuple[str, dict]]] = {
     "valuation": [("", {})],
     "slicing": [("", {})],
     "training-set": [("", {})],
+    "data-acquisition": [("", {})],
 }
 # metric shown next to the primary one, and how
 SECONDARY = {"speech-selection": ("macro_f1_std", "±{:.3f}"), "valuation": ("mae", "MAE {:.3f}"),
-             "slicing": ("mean_auroc", "AUROC {:.2f}")}
+             "slicing": ("mean_auroc", "AUROC {:.2f}"),
+             "data-acquisition": ("accuracy_std", "±{:.3f}")}
 TITLES = {
     "speech-selection": "Speech selection",
     "vision-selection": "Vision selection",
@@ -53,6 +55,7 @@ TITLES = {
     "valuation": "Data valuation",
     "slicing": "Slice discovery",
     "training-set": "Training-set creation",
+    "data-acquisition": "Data acquisition (DAM)",
 }
 
 
@@ -81,7 +84,8 @@ def prebuilt_datasets(workdir: Path, types: list[str]) -> list[Dataset]:
 
     datasets = []
     for task in TASKS:
-        wanted = [layout for layout in layouts.DEFAULT_LAYOUTS[task] if layout in types]
+        # data-acquisition is an opt-in layout (not in DEFAULT_LAYOUTS): its market is cut from every task
+        wanted = [layout for layout in (*layouts.DEFAULT_LAYOUTS[task], "data-acquisition") if layout in types]
         if not wanted:
             continue
         ds = load_prebuilt(task)
@@ -114,6 +118,8 @@ def _describe(layout: str, info: dict, title: str) -> str:
     if layout == "slicing":
         return (f"{title}: {info.get('n_items')} rows, {info.get('n_slices')} hidden slices ({info.get('group')}); "
                 f"model accuracy {info.get('accuracy_in_slices')} in / {info.get('accuracy_outside')} outside")
+    if layout == "data-acquisition":
+        return f"{title}: {len(info.get('sellers', {}))} sellers, budget {info.get('budget')}"
     if layout == "training-set":
         return f"{title}: pool {info.get('pool_size')} ({info.get('pool_mislabelled_rate')} mislabelled)"
     return title
@@ -135,6 +141,8 @@ def synthetic_datasets(workdir: Path, types: list[str]) -> list[Dataset]:
         "slicing": (lambda d: synthetic.write_slicing_data(d, seed=1), "300 rows, 3 hidden slices"),
         "training-set": (lambda d: test_set_synthetic.write_training_set_data(d, pool_size=600, seed=1),
                          "shapes pool 600 x 16-d, some labels wrong (demo)"),
+        "data-acquisition": (lambda d: synthetic.write_acquisition_data(d, seed=1),
+                             "5 sellers of 80 rows x 8-d (clean cheap/dear, noisy, one class, shifted), budget 60"),
     }
     datasets = []
     for type_slug in types:
@@ -314,6 +322,11 @@ IDEAS = {
     ("slicing", "domino"): "Domino-style error-aware Gaussian mixture over embedding + label + prediction "
                            "(Eyuboglu et al. 2022)",
     ("training-set", "random"): "random pool subset within the cap, given labels",
+    ("data-acquisition", "random"): "seeded random (Dirichlet) split of the budget",
+    ("data-acquisition", "uniform"): "budget split equally over the sellers",
+    ("data-acquisition", "greedy-summary"): "sellers by class-count entropy per price, each bought out in turn",
+    ("data-acquisition", "validation-value"): "sellers' samples checked by a model of the validation set; budget "
+                                              "spent by marginal value per price",
     ("training-set", "confident-learning"): "pool without the label issues found by confident learning",
 }
 
@@ -329,7 +342,7 @@ NOTES = {
                   "duplicates, domain shift and size. The learning curve never looks at the published labelled "
                   "samples, so it cannot see label noise; the data-quality baseline does, which is why it ranks "
                   "best even where its absolute predictions (MAE) are worse. A constant guess has no rank "
-                  "correlation (scored 0) and loses on every cell (docs/benchmarks/valuation.md).",
+                  "correlation (scored 0) and loses on every cell (docs/benchmarks/valuation.md)."),
     "slicing": ("Scored on the held-out rows only: each hidden slice's best precision@k (k = its held-out "
                 "size) over the submitted slices. Degenerate submissions (nothing, everything, one row, the "
                 "model's errors, the label classes, 10 random slices) stay below the best baseline on every "

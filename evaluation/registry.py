@@ -14,6 +14,7 @@ _REGISTRY: dict[str, BenchmarkType] = {}
 
 # slug -> module of evaluation.benchmarks defining it (tests/evaluation/test_cold_scorers.py keeps this true)
 BUILTIN_MODULES: dict[str, str] = {
+    "data-acquisition": "data_acquisition",
     "debugging": "debugging",
     "slicing": "slicing",
     "speech-selection": "speech_selection",

@@ -17,7 +17,7 @@ from .baselines import test_set as test_set_candidates
 
 SAMPLE_BASELINE = "random"
 # The suffix of each type's sample (what the baselines write), for pages that name the file before it exists.
-SAMPLE_SUFFIX = {"speech-selection": ".json", "vision-selection": ".zip", "debugging": ".zip", "valuation": ".csv",
+SAMPLE_SUFFIX = {"data-acquisition": ".csv", "speech-selection": ".json", "vision-selection": ".zip", "debugging": ".zip", "valuation": ".csv",
                  "slicing": ".csv", "training-set": ".csv", "test-set": ".csv"}
 
 

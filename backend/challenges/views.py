@@ -10,9 +10,10 @@ from . import formats, selectors, services
 from .api import public_data_response
 
 
-KIND_ORDER = ["training-set", "test-set", "selection", "debugging", "slicing", "valuation"]
+KIND_ORDER = ["training-set", "test-set", "selection", "debugging", "slicing", "valuation", "acquisition"]
 KIND_TITLES = {"training-set": "Training set creation", "test-set": "Test set creation", "selection": "Selection algorithm",
-               "debugging": "Debugging algorithm", "slicing": "Slicing algorithm", "valuation": "Valuation algorithm"}
+               "debugging": "Debugging algorithm", "slicing": "Slicing algorithm", "valuation": "Valuation algorithm",
+               "acquisition": "Data acquisition"}
 
 
 STATES = selectors.PHASE_STATES

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from . import debugging, slicing, speech_selection, training_set, valuation, vision_selection
+from . import data_acquisition, debugging, slicing, speech_selection, training_set, valuation, vision_selection
 
 Baseline = Callable[[Path, Path, dict, int], Path]
 
@@ -57,6 +57,12 @@ BASELINES: dict[str, dict[str, Baseline]] = {
         "random": training_set.random_baseline,
         "confident-learning": training_set.confident_learning_baseline,
     },
+    "data-acquisition": {
+        "random": data_acquisition.random_baseline,
+        "uniform": data_acquisition.uniform_baseline,
+        "greedy-summary": data_acquisition.greedy_summary_baseline,
+        "validation-value": data_acquisition.validation_value_baseline,
+    },
 }
 
 # type slug -> the standalone module (a starter kit ships ``<module file>`` as ``baselines.py``)
@@ -67,6 +73,7 @@ MODULES = {
     "valuation": valuation,
     "slicing": slicing,
     "training-set": training_set,
+    "data-acquisition": data_acquisition,
 }
 
 

@@ -1,7 +1,8 @@
 """Starter kits for the closed division: the folders participants download, edit and submit.
 
 Every benchmark type has one. Each kit (``speech_selection/``, ``vision_selection/``, ``debugging/``,
-``valuation/``, ``slicing/``, ``training_set/``, ``test_set/``) is a standalone folder with
+``valuation/``, ``slicing/``, ``training_set/``, ``test_set/``,
+``data_acquisition/``) is a standalone folder with
 ``algorithm.py`` (the interface to implement; its default calls the platform's baselines),
 ``run.py`` (loads the official data layout, calls the algorithm, writes the submission; ``--score``
 calls this evaluation library) and a README. The zip adds ``baselines.py``, a copy of the
@@ -69,6 +70,9 @@ KITS: dict[str, StarterKit] = {
         StarterKit("training_set", "training-set",
                    ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
                    "submission.csv", (("max_train_size", "--max-train-size"),)),
+        StarterKit("data_acquisition", "data-acquisition",
+                   ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),
+                   "submission.csv"),
         # Test-set creation needs a person to check the labels; the kit picks candidates.
         StarterKit("test_set", "test-set",
                    ("python", "run.py", "--input", "/inputs/data", "--output", "/output/submission.csv"),

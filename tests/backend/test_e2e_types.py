@@ -11,7 +11,7 @@ from .test_e2e_worker import offline_score
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TYPES = ["debugging", "valuation", "slicing", "training-set"]
+TYPES = ["debugging", "valuation", "slicing", "training-set", "data-acquisition"]
 
 
 @pytest.fixture(scope="module")

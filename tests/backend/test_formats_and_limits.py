@@ -34,6 +34,7 @@ DEMO = {
     "slicing": ("nlp", {}),
     "training-set": ("nlp", {}),
     "test-set": ("nlp", {}),
+    "data-acquisition": ("nlp", {}),
 }
 
 

@@ -27,7 +27,8 @@ def _write_data(type_slug: str, out: Path) -> Path:
     if type_slug == "vision-selection":
         return synthetic.write_vision_data(out, pool_size=1500, dim=32, positive_rate=0.05, seed=2)
     writer = {"debugging": synthetic.write_debugging_data, "valuation": synthetic.write_valuation_data,
-              "slicing": synthetic.write_slicing_data, "training-set": synthetic.write_training_set_data}[type_slug]
+              "slicing": synthetic.write_slicing_data, "training-set": synthetic.write_training_set_data,
+              "data-acquisition": synthetic.write_acquisition_data}[type_slug]
     return writer(out, seed=2)
 
 

@@ -159,7 +159,13 @@ def write_test_set(root: Path) -> Path:
     return root
 
 
-WRITERS = {"speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging,
+def write_data_acquisition(root: Path) -> Path:
+    from fixtures import synthetic
+
+    return synthetic.write_acquisition_data(root, seed=4)
+
+
+WRITERS = {"data_acquisition": write_data_acquisition, "speech_selection": write_speech, "vision_selection": write_vision, "debugging": write_debugging,
            "valuation": write_valuation, "slicing": write_slicing, "training_set": write_training_set,
            "test_set": write_test_set}
 
@@ -236,7 +242,8 @@ def test_kit_runs_in_the_sandbox_and_reproduces_the_local_run(kind, tmp_path):
     code = extract_code_archive(make_starter_kit_zip(kind), tmp_path / "code")
     config = {"speech_selection": {"train_size": 25}, "vision_selection": {"max_train_size": 40},
               "debugging": {}, "valuation": {"model": "logreg"}, "slicing": {"max_slices": 10},
-              "training_set": {"max_train_size": 50}, "test_set": {"max_items": 12}}[kind]
+              "training_set": {"max_train_size": 50}, "test_set": {"max_items": 12},
+              "data_acquisition": {}}[kind]
     command = kit.command(config)
 
     result = run_in_sandbox(code, command, {"data": data}, tmp_path / "sandbox-out", KIT_LIMITS)
@@ -274,6 +281,12 @@ def _check_shape(kind: str, produced: Path, data: Path) -> None:
         assert rows[0] == ["candidate_id", "predicted_accuracy"]
         assert sorted(cid for cid, _ in rows[1:]) == ["clean", "more", "noisy"]
         assert all(0.0 <= float(value) <= 1.0 for _, value in rows[1:])
+    elif kind == "data_acquisition":
+        rows = list(csv.reader(open(produced)))
+        market = json.loads((data / "market.json").read_text())
+        assert rows[0] == ["seller_id", "count"] and [sid for sid, _ in rows[1:]] == list(market["sellers"])
+        cost = sum(market["sellers"][sid]["price"] * int(n) for sid, n in rows[1:])
+        assert 0.9 * market["budget"] < cost <= market["budget"]
     elif kind == "slicing":
         rows = list(csv.reader(open(produced)))
         ids = list(pd.read_parquet(data / "data.parquet")["id"])
