@@ -33,6 +33,11 @@ def test_three_annotators_verify_an_item_to_consensus_and_the_participant_sees_t
     assert scores(submission)["credit"] == 0.0 and scores(submission)["fooled"] == 1.0     # not verified yet
     annotators = make_annotators(3, challenges=[ts_challenge])
 
+    participant = browser_page
+    sign_in(participant, live_server.url, "alice", "alice-password")
+    participant.goto(f"{live_server.url}/challenges/shapes/adversarial/")
+    participant.locator("#my-proposals tbody tr", has_text="pending (0 vote(s))").wait_for()
+
     browser = browser_page.context.browser
     contexts = [browser.new_context() for _ in annotators]
     try:
@@ -51,6 +56,10 @@ def test_three_annotators_verify_an_item_to_consensus_and_the_participant_sees_t
             target = target_of(ts_benchmark, item, label)
             assert target.vote_count == n
             assert target.status == (Target.Status.CORRECT if n == 3 else Target.Status.PENDING)
+            if n == 2:                                                   # two of three: still pending, no credit
+                participant.reload()
+                participant.locator("#my-proposals tbody tr", has_text="pending (2 vote(s))").wait_for()
+                assert scores(submission)["credit"] == 0.0
         pages[2].screenshot(path=str(tmp_path / "third-vote.png"))
     finally:
         for context in contexts:
@@ -61,8 +70,7 @@ def test_three_annotators_verify_an_item_to_consensus_and_the_participant_sees_t
     assert sorted(Verification.objects.filter(target=target).values_list("verdict", flat=True)) == ["correct"] * 3
     assert scores(submission)["credit"] == 1.0 and scores(submission)["verified"] == 1.0
 
-    page = browser_page                                                     # the participant
-    sign_in(page, live_server.url, "alice", "alice-password")
+    page = participant
     page.goto(f"{live_server.url}/submissions/{submission.pk}/")
     table = page.locator("#scores")
     assert table.locator("tr", has_text="credit").locator("td").inner_text() == "1.0"
@@ -77,4 +85,4 @@ def test_three_annotators_verify_an_item_to_consensus_and_the_participant_sees_t
     proposal = page.locator("#my-proposals tbody tr", has_text=item)
     proposal.wait_for()
     page.screenshot(path=str(tmp_path / "participant.png"), full_page=True)
-    assert proposal.locator("td").all_inner_texts()[1:] == [item, label, "yes", "correct"]
+    assert proposal.locator("td").all_inner_texts()[1:] == [item, label, "yes", "verified correct"]
