@@ -17,6 +17,8 @@
   let maxItems = Number(document.getElementById("my-set-max").textContent) || 0;
   let page = 1;
   let pages = 1;
+  // A proposal's verification in words (the labels of Target.Status): a bare "correct" read as a mark.
+  const VERIFICATION_TEXT = { pending: "pending", correct: "verified correct", incorrect: "judged incorrect", flagged: "flagged" };
 
   function loadSet() {
     try { return JSON.parse(localStorage.getItem(storageKey) || "{}"); } catch (e) { return {}; }
@@ -175,7 +177,8 @@
         tr.appendChild(el("td", row.item_id));
         tr.appendChild(el("td", row.label));
         tr.appendChild(el("td", row.model_fooled ? "yes" : "no"));
-        tr.appendChild(el("td", row.status + (row.status === "pending" ? " (" + row.votes + " vote(s))" : ""), "status-" + row.status));
+        const verdict = VERIFICATION_TEXT[row.status] || row.status;
+        tr.appendChild(el("td", verdict + (row.status === "pending" ? " (" + row.votes + " vote(s))" : ""), "status-" + row.status));
         body.appendChild(tr);
       }
       if (!data.items.length) {
