@@ -26,6 +26,7 @@ from backend.challenges import selectors as challenge_selectors
 from backend.core.errors import Rejected
 from backend.core.params import choice_param, id_param, int_param, text_param
 from backend.submissions import selectors as submission_selectors
+from backend.submissions.api import PublicSubmissionOutput
 
 from . import selectors
 
@@ -384,3 +385,14 @@ class ChallengeLeaderboardApi(APIView):
         if export == "json":
             response["Content-Disposition"] = f'attachment; filename="{challenge.slug}-leaderboard.json"'
         return response
+
+
+class PublicSubmissionApi(APIView):
+    """A baseline's (or, where the organizer allows it, a participant's) scored submission as the
+    leaderboard's viewers may see it; 404 for anything they may not."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=PublicSubmissionOutput)
+    def get(self, request, pk: int):
+        return Response(PublicSubmissionOutput(selectors.get_public_submission(request.user, pk)).data)

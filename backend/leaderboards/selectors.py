@@ -383,6 +383,18 @@ def publicly_detailed(phase: Phase, is_baseline: bool) -> bool:
     return is_baseline or phase.challenge.public_submission_details
 
 
+def get_public_submission(user, pk: int) -> Submission:
+    """A submission shown through its public view (``may_see_public_details``); a 404 for anything else,
+    as if it did not exist. Here, not in submissions: whether it shows depends on its board."""
+    from django.http import Http404
+
+    submission = (Submission.objects.select_related("benchmark__challenge", "phase", "user", "team")
+                  .prefetch_related("scores").filter(pk=pk).first())
+    if submission is None or not may_see_public_details(user, submission):
+        raise Http404("No such submission.")
+    return submission
+
+
 def may_see_public_details(user, submission: Submission) -> bool:
     """The public view of a submission (scores, environment, curves; never its file, log or code): a
     scored submission whose board the viewer may see, under ``publicly_detailed``."""

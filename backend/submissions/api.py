@@ -4,7 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -172,17 +172,6 @@ class SubmissionDetailApi(APIView):
     @extend_schema(responses=SubmissionOutput)
     def get(self, request, pk: int):
         return Response(serialize(selectors.get_visible_submission(request.user, pk), request.user))
-
-
-class PublicSubmissionApi(APIView):
-    """A baseline's (or, where the organizer allows it, a participant's) scored submission as the
-    leaderboard's viewers may see it; 404 for anything they may not."""
-
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses=PublicSubmissionOutput)
-    def get(self, request, pk: int):
-        return Response(PublicSubmissionOutput(selectors.get_public_submission(request.user, pk)).data)
 
 
 class SubmissionFileApi(APIView):

@@ -26,18 +26,6 @@ def get_visible_submission(user, pk: int) -> Submission:
         raise Http404("No such submission.") from None
 
 
-def get_public_submission(user, pk: int) -> Submission:
-    """A submission shown through its public view (``leaderboards.selectors.may_see_public_details``);
-    a 404 for anything else, as if it did not exist."""
-    from backend.leaderboards.selectors import may_see_public_details
-
-    submission = (Submission.objects.select_related("benchmark__challenge", "phase", "user", "team")
-                  .prefetch_related("scores").filter(pk=pk).first())
-    if submission is None or not may_see_public_details(user, submission):
-        raise Http404("No such submission.")
-    return submission
-
-
 def public_details(submission: Submission) -> dict:
     """The submission's details without the keys its type marks as echoing the submission itself."""
     private = set(submission.benchmark.benchmark_type.private_detail_keys)

@@ -150,7 +150,7 @@ def submission_detail(request, pk: int):
         submission = selectors.get_visible_submission(request.user, pk)
     except Http404:
         try:
-            submission = selectors.get_public_submission(request.user, pk)
+            submission = leaderboard_selectors.get_public_submission(request.user, pk)
         except Http404:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
