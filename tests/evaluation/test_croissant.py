@@ -18,7 +18,7 @@ mlc = pytest.importorskip("mlcroissant")
 
 # The demo builds speech selection from the keyword task, the other types from any task (OCR here).
 LAYOUT_TASK = {"speech-selection": "keyword", "vision-selection": "ocr", "debugging": "ocr", "valuation": "ocr",
-               "slicing": "ocr", "training-set": "ocr", "test-set": "ocr"}
+               "slicing": "ocr", "training-set": "ocr", "test-set": "ocr", "data-acquisition": "ocr"}
 
 
 @pytest.fixture(scope="module")
