@@ -111,10 +111,18 @@ def test_an_unbuilt_environment_fails_with_the_command_to_build_it(speech_challe
     assert submission.environment == {}
 
 
-def test_the_time_limit_kills_the_pinned_scorer(dataperf_2023, speech_challenge, users, speech_data_dir,
-                                                celery_worker_process, tmp_path):
-    pin(speech_challenge, time_limit_seconds=1)  # interpreter start + sklearn import alone take longer
-    submission, _ = upload(APIClient(), users["alice"], speech_data_dir, tmp_path)
+def test_the_time_limit_kills_the_pinned_scorer(dataperf_2023, users, celery_worker_process, tmp_path_factory,
+                                                tmp_path):
+    from fixtures import synthetic
+    from tests.conftest import add_benchmark, make_challenge
+
+    # Far more than 1 s of scoring on any machine (small data is scored within the limit now).
+    data_dir = tmp_path_factory.mktemp("speech-limit") / "data"
+    synthetic.write_speech_data(data_dir, train_nontargets=2000, eval_nontargets=120000, dim=512, seed=5)
+    challenge = make_challenge(users["organizer"], slug="kws")
+    add_benchmark(challenge, "speech-selection", data_dir, slug="en-25")
+    pin(challenge, time_limit_seconds=1)
+    submission, _ = upload(APIClient(), users["alice"], data_dir, tmp_path)
     submission = wait_for_status(submission, {"scored", "failed"})
     assert submission.status == "failed"
     assert submission.failure_reason == "the evaluation exceeded its time limit of 1 s"
