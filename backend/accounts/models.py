@@ -12,6 +12,9 @@ class User(AbstractUser):
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PARTICIPANT)
     affiliation = models.CharField(max_length=200, blank=True, help_text="University, company or lab; shown on the profile.")
+    # Organizer role / admin access came from being added to a challenge as a co-organizer (not from a site
+    # administrator), so it is taken back once they organize no challenge any more.
+    organizer_access_from_challenges = models.BooleanField(default=False, editable=False)
 
     @property
     def is_organizer(self) -> bool:

@@ -179,6 +179,30 @@ def grant_organizer_access(user) -> None:
         if not user.is_staff:
             user.is_staff = True
             fields.append("is_staff")
+        if fields and not user.is_superuser:
+            user.organizer_access_from_challenges = True
+            fields.append("organizer_access_from_challenges")
         if fields:
             user.save(update_fields=fields)
         user.groups.add(group)
+
+
+def revoke_unused_organizer_access(user) -> bool:
+    """Take back what :func:`grant_organizer_access` gave once the user organizes no challenge: the
+    admin, the organizers' permissions and the organizer role. Access a site administrator gave by hand
+    stays. Returns whether anything was taken back."""
+    from django.contrib.auth.models import Group
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if (not user.organizer_access_from_challenges or user.is_superuser
+                or user.organized_challenges.exists()):
+            return False
+        user.role = User.Role.PARTICIPANT
+        user.is_staff = False
+        user.organizer_access_from_challenges = False
+        user.save(update_fields=["role", "is_staff", "organizer_access_from_challenges"])
+        group = Group.objects.filter(name=ORGANIZER_GROUP).first()
+        if group is not None:
+            user.groups.remove(group)
+    return True

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.html import format_html
 
 import evaluation
-from backend.accounts.services import grant_organizer_access
+from backend.accounts.services import grant_organizer_access, revoke_unused_organizer_access
 from evaluation import environments as evaluation_environments
 
 from . import services
@@ -76,11 +76,14 @@ class ChallengeAdmin(OrganizerScopedAdmin):
     def save_related(self, request, form, formsets, change):
         # After the form's many-to-many save: adding the creator in save_model was undone by it (the
         # organizers box was empty), so an organizer lost the challenge they had just created.
+        before = set(form.instance.organizers.all()) if change else set()
         super().save_related(request, form, formsets, change)
         if not change and not request.user.is_superuser:
             form.instance.organizers.add(request.user)
         for organizer in form.instance.organizers.filter(is_superuser=False):
             grant_organizer_access(organizer)  # as on the People page: an organizer runs it from here
+        for removed in before - set(form.instance.organizers.all()):
+            revoke_unused_organizer_access(removed)  # as on the People page
 
 
 class StoredFileNameInput(forms.ClearableFileInput):

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 import evaluation
-from backend.accounts.services import grant_organizer_access
+from backend.accounts.services import grant_organizer_access, revoke_unused_organizer_access
 from backend.core import live
 from backend.core.errors import Rejected
 from backend.core.files import UnsafeArchive, safe_extract_zip, sha256_of, zip_files
@@ -295,3 +295,5 @@ def remove_person(challenge: Challenge, *, user_id: int, role: str, by) -> None:
         if role == "organizer" and challenge.organizers.count() <= 1:
             raise PeopleRejected("user", "a challenge needs at least one organizer; add another one first", 409)
         members.remove(user)
+        if role == "organizer":
+            revoke_unused_organizer_access(user)

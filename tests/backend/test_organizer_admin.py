@@ -130,3 +130,38 @@ def test_a_re_run_from_the_admin_links_to_the_submissions_live_page(organizer_ad
     assert f'href="/submissions/{submission.pk}/"' in change  # "View on site"
     submission.refresh_from_db()
     assert submission.status == Submission.Status.QUEUED
+
+
+def test_a_removed_co_organizer_loses_the_admin_but_a_site_made_organizer_keeps_it(speech_challenge, users):
+    """Removing a co-organizer takes back what adding them gave (the admin, the organizers' permissions,
+    the organizer role) once they organize nothing; an organizer made by a site administrator keeps theirs."""
+    organizer = signed_in(users["organizer"])
+    bob = signed_in(users["bob"])
+    organizer.post("/organize/kws/people/", {"action": "add", "role": "organizer", "username": "bob"})
+    organizer.post("/organize/kws/people/", {"action": "add", "role": "organizer", "username": "org2"})
+    assert bob.get("/admin/challenges/benchmark/").status_code == 200
+    for user in (users["bob"], users["other_organizer"]):
+        response = organizer.post("/organize/kws/people/", {"action": "remove", "role": "organizer", "user": user.pk})
+        assert response.status_code in (200, 302)
+    users["bob"].refresh_from_db()
+    assert users["bob"].role == User.Role.PARTICIPANT and not users["bob"].is_staff
+    assert not users["bob"].groups.exists()
+    assert bob.get("/admin/").status_code == 302                      # back to the admin's sign-in
+    users["other_organizer"].refresh_from_db()
+    assert users["other_organizer"].role == User.Role.ORGANIZER and users["other_organizer"].is_staff
+
+
+def test_a_co_organizer_removed_in_the_challenge_admin_loses_the_admin(speech_challenge, users):
+    from backend.challenges.services import add_person
+
+    add_person(speech_challenge, username="bob", role="organizer")
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", "root@example.org", "root-password"))
+    url = f"/admin/challenges/challenge/{speech_challenge.pk}/change/"
+    form = _challenge_form(title=speech_challenge.title, slug=speech_challenge.slug, status=speech_challenge.status,
+                           rules=speech_challenge.rules, organizers=[users["organizer"].pk])
+    response = admin.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    users["bob"].refresh_from_db()
+    assert not users["bob"].is_staff and users["bob"].role == User.Role.PARTICIPANT
+    assert list(speech_challenge.organizers.all()) == [users["organizer"]]
