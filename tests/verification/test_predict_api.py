@@ -311,3 +311,17 @@ def test_concurrent_first_requests_train_the_suite_once(users, real_dirs, test_s
         LiveSuite.from_config = classmethod(original)
     assert not errors and len(answers) == 4 and all(a == answers[0] for a in answers)
     assert len(trained) == 1
+
+
+def test_a_benchmark_whose_extractor_is_missing_answers_503_with_a_sentence(users, real_dirs, tmp_path, caplog):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(real_dirs["ocr"], broken)
+    (broken / "extractor.npz").unlink()
+    challenge = make_challenge(users["organizer"], slug="broken")
+    add_benchmark(challenge, "test-set", broken, slug="ocr")
+    response = client(users["alice"]).post(url("ocr", "broken"), {"image": data_url("image/png", png(numeral_canvas()))},
+                                           format="json")
+    assert response.status_code == 503 and "organizers have been told" in response.json()["detail"]
+    assert "extractor.npz" in caplog.text   # the reason goes to the log, not to the participant
