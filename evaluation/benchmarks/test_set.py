@@ -239,13 +239,24 @@ def _unit(X: np.ndarray) -> np.ndarray:
 # --- data files -----------------------------------------------------------------------------------
 
 def write_data_dir(out_dir: Path, *, class_names: Sequence[str], pool_ids: Sequence[str], pool_X, pool_display: Sequence[str],
-                   display_kind: str, reference_X, reference_y, pool_labels=None, existing_test_X=None) -> Path:
-    """Write a test-set data directory (see docs/benchmarks/test-set.md)."""
+                   display_kind: str, reference_X, reference_y, pool_labels=None, existing_test_X=None,
+                   featurizer: str | None = None, extractor: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write a test-set data directory (see docs/benchmarks/test-set.md). With ``featurizer`` (a name of
+    ``evaluation.raw_items.FEATURIZERS``) and its fitted ``extractor`` the benchmark takes raw items:
+    ``meta.json`` declares them and ``extractor.npz`` is public data."""
     if display_kind not in DISPLAY_KINDS:
         raise ValueError(f"display_kind must be one of {', '.join(DISPLAY_KINDS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "meta.json").write_text(json.dumps({"class_names": list(class_names), "display": display_kind}, indent=2))
+    meta: dict[str, Any] = {"class_names": list(class_names), "display": display_kind}
+    if featurizer is not None:
+        from ..raw_items import raw_meta  # noqa: PLC0415
+
+        if extractor is None:
+            raise ValueError("a featurizer needs its fitted extractor")
+        meta["raw"] = raw_meta(featurizer)
+        np.savez_compressed(out_dir / meta["raw"]["extractor"], **{k: np.asarray(v) for k, v in extractor.items()})
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     write_table(out_dir / "pool.parquet", {"id": np.asarray(list(pool_ids)), "encoding": np.asarray(pool_X),
                                            "display": np.asarray(list(pool_display), dtype=object)})
     write_table(out_dir / "reference_train.parquet", {"encoding": np.asarray(reference_X),
