@@ -84,8 +84,7 @@ def prebuilt_datasets(workdir: Path, types: list[str]) -> list[Dataset]:
 
     datasets = []
     for task in TASKS:
-        # data-acquisition is an opt-in layout (not in DEFAULT_LAYOUTS): its market is cut from every task
-        wanted = [layout for layout in (*layouts.DEFAULT_LAYOUTS[task], "data-acquisition") if layout in types]
+        wanted = [layout for layout in layouts.DEFAULT_LAYOUTS[task] if layout in types]
         if not wanted:
             continue
         ds = load_prebuilt(task)
