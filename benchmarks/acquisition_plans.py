@@ -5,8 +5,9 @@
 Cuts each prebuilt task into the ``data-acquisition`` layout (seed 0, as the demo), runs the baselines on
 the public copy and scores them, then scores plans that need no judgement: nothing bought, the whole
 budget on each single seller (the best one is shown), the budget split evenly over every pair of sellers,
-the cheapest seller only, the dearest seller only, the budget split in proportion to seller size, split
-evenly over all sellers, and 20 seeded random (Dirichlet) splits (their mean and best). Prints one
+the cheapest seller only, the dearest seller only, the largest seller only, every seller bought out
+cheapest first, the budget split in proportion to seller size, split evenly over all sellers, and 20
+seeded random (Dirichlet) splits (their mean and best). Prints one
 table row per task; the best degenerate plan must stay strictly under the best baseline.
 """
 from __future__ import annotations
@@ -46,6 +47,13 @@ def degenerate_plans(problem, random_draws: int = 20) -> dict[str, dict[str, int
         plans[f"pair {a}+{b}"] = spend({a: 0.5, b: 0.5})
     plans["cheapest only"] = spend({min(sellers, key=lambda s: (sellers[s].price, s)): 1.0})
     plans["dearest only"] = spend({max(sellers, key=lambda s: (sellers[s].price, s)): 1.0})
+    plans["largest only"] = spend({max(sellers, key=lambda s: (sellers[s].size, s)): 1.0})
+    # every seller bought out in order of price, cheapest first, until the budget is gone
+    left, cheap_first = problem.budget, dict(nothing)
+    for s in sorted(sellers, key=lambda s: (sellers[s].price, s)):
+        cheap_first[s] = min(sellers[s].size, int(math.floor(left / sellers[s].price + 1e-9)))
+        left -= cheap_first[s] * sellers[s].price
+    plans["cheapest first, bought out"] = dam.affordable(market, cheap_first)
     total = sum(v.size for v in sellers.values())
     plans["proportional to size"] = spend({s: v.size / total for s, v in sellers.items()})
     plans["even split"] = spend({s: 1 / len(sellers) for s in sellers})

@@ -13,14 +13,20 @@ Public data (``market.json``: budget, per seller ``size``, ``price`` per row, ``
   buyer's validation set, then spend by marginal value per price (in the spirit of the DAM paper's
   baselines, Chen et al. 2022, "Data Acquisition: A New Frontier in Data-centric AI"):
 
-  1. Fit the fixed model (logistic regression) on the validation set; a seller's *agreement* is the
-     share of its sample labels that model predicts (label noise and domain shift both lower it);
-     rescaled above chance ``(agreement - 1/k) / (1 - 1/k)``, clipped to [0, 1].
+  1. Fit the fixed model (logistic regression) on the validation set; a seller's *label support* is
+     the mean probability that model gives its samples' claimed labels (label noise and domain shift
+     both lower it), rescaled above chance ``(support - 1/k) / (1 - 1/k)``, clipped to [0, 1]. A
+     second round refits on the validation set plus the samples of the sellers that looked good (at
+     least half the best value), each seller judged by a model that has not seen its own samples.
   2. Class coverage: 1 - total variation distance between the seller's class shares
      (``label_counts``) and the validation set's; a one-class seller covers little.
-  3. Value ``v = agreement * coverage``; sellers below half the best value are skipped.
-  4. Utility of ``n`` rows from a seller ``v * log(1 + n / 20)`` (diminishing returns); the budget is
-     spent in steps of 5 % of it, each step on the seller with the best utility gain per price.
+  3. Value ``v = support * coverage``; sellers below half the best value are skipped.
+  4. Repeats: a pool's number of distinct items ``D`` is estimated from the repeats among its samples
+     (:func:`distinct_items`); ``n`` rows hold about ``D (1 - e^(-n/D))`` distinct ones, and no more
+     than ``3 D`` rows are bought from it.
+  5. Utility of ``n`` rows from a seller ``v * log(1 + distinct(n) / 20)`` (diminishing returns); the
+     budget is spent in steps of 1 % of it, each step on the seller with the best utility gain per
+     price.
 
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads only the public files and writes
 ``seller_id,count`` CSV. Standalone on purpose (numpy, scikit-learn, pyarrow only).

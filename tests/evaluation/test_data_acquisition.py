@@ -208,7 +208,7 @@ TASKS = ["image", "ocr", "keyword", "nlp"]
 @pytest.mark.parametrize("task", TASKS)
 def test_demo_market_is_calibrated(task, tmp_path):
     """The market the demo builds: disjoint clean pools, a balanced test set, a budget that no single
-    seller (nor any pair) can absorb, and no hidden part in the public copy."""
+    seller can absorb, and no hidden part in the public copy."""
     from fixtures.builders import layouts, load_prebuilt
 
     info = layouts.write_layout(load_prebuilt(task), "data-acquisition", tmp_path / "data", seed=0)
@@ -221,7 +221,7 @@ def test_demo_market_is_calibrated(task, tmp_path):
     clean_cost = sum(problem.sellers[s].size * problem.sellers[s].price for s in clean)
     assert problem.budget < clean_cost                                   # a buyer must choose among the good sellers
     whole = sorted(seller.size * seller.price for seller in problem.sellers.values())
-    assert whole[-1] + whole[-2] < problem.budget / 2                    # no seller, no pair, takes half the budget
+    assert whole[-1] < problem.budget / 3                                # no seller takes a third of the budget
     market = json.loads((tmp_path / "data" / "market.json").read_text())
     assert "what" not in json.dumps(market) and BENCH.is_hidden("BUILD_INFO.json")
     assert all(len(pq.read_table(p)) <= 10 for p in (tmp_path / "data" / "samples").glob("*.parquet"))
@@ -264,8 +264,9 @@ def test_cli_scores_a_plan(data, tmp_path):
 def test_degenerate_plans_lose_to_the_best_baseline_on_every_real_data_cell(task, demo_cells):
     """Issue 10's rule for every type: plans made without judging the sellers - nothing bought, the whole
     budget on any single seller, split over two of the strongest sellers, on the cheapest or the dearest
-    only, in proportion to seller size, evenly, or at random - rank strictly below the best shipped
-    baseline, which beats the uniform and random baselines by at least 0.03."""
+    only, every seller bought out cheapest first, in proportion to seller size, evenly, or at random -
+    rank strictly below the best shipped baseline, which beats the uniform and random baselines by at
+    least 0.03 (benchmarks/acquisition_plans.py tries every pair and 20 random splits)."""
     from evaluation.baselines import data_acquisition as dam
 
     cell = demo_cells(task)
@@ -279,6 +280,11 @@ def test_degenerate_plans_lose_to_the_best_baseline_on_every_real_data_cell(task
         degenerate[f"{a} and {b}"] = cell.accuracy(cell.spend({a: 0.5, b: 0.5}))
     degenerate["cheapest only"] = singles[min(sellers, key=lambda s: (sellers[s].price, s))]
     degenerate["dearest only"] = singles[max(sellers, key=lambda s: (sellers[s].price, s))]
+    left, cheap_first = cell.problem.budget, dict(nothing)
+    for s in sorted(sellers, key=lambda s: (sellers[s].price, s)):   # every seller bought out, cheapest first
+        cheap_first[s] = min(sellers[s].size, int(left / sellers[s].price + 1e-9))
+        left -= cheap_first[s] * sellers[s].price
+    degenerate["cheapest first"] = cell.accuracy(cheap_first)
     total = sum(v.size for v in sellers.values())
     degenerate["proportional to size"] = cell.accuracy(cell.spend({s: v.size / total for s, v in sellers.items()}))
     degenerate["even split"] = cell.accuracy(cell.spend({s: 1 / len(sellers) for s in sellers}))
