@@ -108,6 +108,11 @@ def main(argv=None) -> int:
                 print("   best baseline's plan:", {s: n for s, n in out["plans"][best_name].items() if n})
                 for sid, meta in sorted(out["info"]["sellers"].items()):
                     print(f"   {sid}: {meta}  all-on={deg.get('all on ' + sid, float('nan')):.3f}")
+                named = ("nothing bought", "cheapest only", "dearest only", "largest only", "cheapest first, bought out",
+                         "proportional to size", "even split")
+                print("   named plans:", {k: round(deg[k], 3) for k in named})
+                print("   best single:", max((v, k) for k, v in deg.items() if k.startswith("all on ")),
+                      " best pair:", max((v, k) for k, v in deg.items() if k.startswith("pair ")))
                 top = sorted(deg.items(), key=lambda kv: -kv[1])[:8]
                 print("   top degenerate:", [(k, round(v, 3)) for k, v in top])
     return 0
