@@ -84,8 +84,7 @@ def prebuilt_datasets(workdir: Path, types: list[str]) -> list[Dataset]:
 
     datasets = []
     for task in TASKS:
-        # data-acquisition is an opt-in layout (not in DEFAULT_LAYOUTS): its market is cut from every task
-        wanted = [layout for layout in (*layouts.DEFAULT_LAYOUTS[task], "data-acquisition") if layout in types]
+        wanted = [layout for layout in layouts.DEFAULT_LAYOUTS[task] if layout in types]
         if not wanted:
             continue
         ds = load_prebuilt(task)
@@ -325,7 +324,8 @@ IDEAS = {
     ("data-acquisition", "random"): "seeded random (Dirichlet) split of the budget",
     ("data-acquisition", "uniform"): "budget split equally over the sellers",
     ("data-acquisition", "greedy-summary"): "sellers by class-count entropy per price, each bought out in turn",
-    ("data-acquisition", "validation-value"): "sellers' samples checked by a model of the validation set; budget "
+    ("data-acquisition", "validation-value"): "sellers' samples checked by a model of the validation set (refit "
+                                              "with the trusted sellers' samples), class coverage and repeats; budget "
                                               "spent by marginal value per price",
     ("training-set", "confident-learning"): "pool without the label issues found by confident learning",
 }
@@ -343,6 +343,13 @@ NOTES = {
                   "samples, so it cannot see label noise; the data-quality baseline does, which is why it ranks "
                   "best even where its absolute predictions (MAE) are worse. A constant guess has no rank "
                   "correlation (scored 0) and loses on every cell (docs/benchmarks/valuation.md)."),
+    "data-acquisition": ("Each market has 15 sellers: eight small clean ones at prices 1 to 3 and cheaper, larger "
+                         "ones each worse in one real way (look-alike or random labels, one class, 85 % one class, "
+                         "a few items repeated, a narrow source, outliers); the budget is 90 % of what the clean "
+                         "ones cost, and the test set is class-balanced. Plans made without judging the sellers "
+                         "(nothing, any one seller, two of the strongest, cheapest or dearest only, cheapest first, "
+                         "in proportion to size, evenly, random) stay below the best baseline on every cell "
+                         "(`benchmarks/acquisition_plans.py`, docs/benchmarks/data-acquisition.md)."),
     "slicing": ("Scored on the held-out rows only: each hidden slice's best precision@k (k = its held-out "
                 "size) over the submitted slices. Degenerate submissions (nothing, everything, one row, the "
                 "model's errors, the label classes, 10 random slices) stay below the best baseline on every "

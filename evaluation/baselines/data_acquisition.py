@@ -13,14 +13,20 @@ Public data (``market.json``: budget, per seller ``size``, ``price`` per row, ``
   buyer's validation set, then spend by marginal value per price (in the spirit of the DAM paper's
   baselines, Chen et al. 2022, "Data Acquisition: A New Frontier in Data-centric AI"):
 
-  1. Fit the fixed model (logistic regression) on the validation set; a seller's *agreement* is the
-     share of its sample labels that model predicts (label noise and domain shift both lower it);
-     rescaled above chance ``(agreement - 1/k) / (1 - 1/k)``, clipped to [0, 1].
+  1. Fit the fixed model (logistic regression) on the validation set; a seller's *label support* is
+     the mean probability that model gives its samples' claimed labels (label noise and domain shift
+     both lower it), rescaled above chance ``(support - 1/k) / (1 - 1/k)``, clipped to [0, 1]. A
+     second round refits on the validation set plus the samples of the sellers that looked good (at
+     least half the best value), each seller judged by a model that has not seen its own samples.
   2. Class coverage: 1 - total variation distance between the seller's class shares
      (``label_counts``) and the validation set's; a one-class seller covers little.
-  3. Value ``v = agreement * coverage``; sellers below half the best value are skipped.
-  4. Utility of ``n`` rows from a seller ``v * log(1 + n / 20)`` (diminishing returns); the budget is
-     spent in steps of 5 % of it, each step on the seller with the best utility gain per price.
+  3. Value ``v = support * coverage``; sellers below half the best value are skipped.
+  4. Repeats: a pool's number of distinct items ``D`` is estimated from the repeats among its samples
+     (:func:`distinct_items`); ``n`` rows hold about ``D (1 - e^(-n/D))`` distinct ones, and no more
+     than ``3 D`` rows are bought from it.
+  5. Utility of ``n`` rows from a seller ``v * log(1 + distinct(n) / 20)`` (diminishing returns); the
+     budget is spent in steps of 1 % of it, each step on the seller with the best utility gain per
+     price.
 
 ``*_baseline(public_data_dir, out_path, config, seed)`` reads only the public files and writes
 ``seller_id,count`` CSV. Standalone on purpose (numpy, scikit-learn, pyarrow only).
@@ -101,49 +107,99 @@ def greedy_summary_plan(market: dict) -> dict[str, int]:
     return affordable(market, plan)
 
 
+def distinct_items(sample: np.ndarray, size: int) -> float:
+    """Estimated number of distinct items in a pool of ``size`` rows from a uniform sample of its rows:
+    the ``D`` for which ``m`` draws are expected to show as many distinct rows as the sample does,
+    ``D (1 - (1 - 1/D)^m) = u`` (``size`` when the sample has no repeats)."""
+    m = len(sample)
+    if m < 2:
+        return float(size)
+    u = len(np.unique(np.round(sample, 6), axis=0))
+    if u >= m:
+        return float(size)
+    lo, hi = float(u), float(size)
+    for _ in range(60):   # bisection: the expected number of distinct rows grows with D
+        mid = (lo + hi) / 2
+        if mid * (1 - (1 - 1 / mid) ** m) < u:
+            lo = mid
+        else:
+            hi = mid
+    return max(1.0, min(float(size), hi))
+
+
+def _label_support(model, X: np.ndarray, y: np.ndarray) -> float:
+    """Mean probability ``model`` gives each row's claimed label (0 for a label it has never seen):
+    smoother than counting agreements on a few rows."""
+    column = {int(c): i for i, c in enumerate(model.classes_)}
+    proba = model.predict_proba(X)
+    return float(np.mean([proba[i, column[int(c)]] if int(c) in column else 0.0 for i, c in enumerate(y)]))
+
+
 def seller_values(market: dict, X_val: np.ndarray, y_val: np.ndarray,
-                  samples: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0) -> dict[str, float]:
+                  samples: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0, rounds: int = 2) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
 
     classes, counts = np.unique(y_val, return_counts=True)
     k = max(2, len(classes))
     val_share = dict(zip(classes.tolist(), (counts / counts.sum()).tolist()))
-    model = LogisticRegression(max_iter=1000, random_state=seed).fit(X_val, y_val) if len(classes) > 1 else None
-    values = {}
+    coverage = {}
     for sid, info in market["sellers"].items():
-        X_s, y_s = samples.get(sid, (np.zeros((0, X_val.shape[1])), np.zeros(0, np.int64)))
-        if len(y_s) and model is not None:
-            agreement = float(np.mean(model.predict(X_s) == y_s))
-        else:
-            agreement = 1.0 / k + 0.5 * (1 - 1.0 / k)  # no evidence: halfway
-        agreement = float(np.clip((agreement - 1.0 / k) / (1 - 1.0 / k), 0.0, 1.0))
         total = sum(float(v) for v in info["label_counts"].values()) or 1.0
         share = {int(c): float(v) / total for c, v in info["label_counts"].items()}
-        tv = 0.5 * sum(abs(share.get(c, 0.0) - val_share.get(c, 0.0)) for c in set(share) | set(val_share))
-        values[sid] = agreement * (1.0 - tv)
+        coverage[sid] = 1.0 - 0.5 * sum(abs(share.get(c, 0.0) - val_share.get(c, 0.0)) for c in set(share) | set(val_share))
+
+    def fit(X, y):
+        return LogisticRegression(max_iter=1000, random_state=seed).fit(X, y) if len(np.unique(y)) > 1 else None
+
+    def value(sid: str, model) -> float:
+        X_s, y_s = samples.get(sid, (np.zeros((0, X_val.shape[1])), np.zeros(0, np.int64)))
+        support = _label_support(model, X_s, y_s) if len(y_s) and model is not None else 1.0 / k + 0.5 * (1 - 1.0 / k)
+        return float(np.clip((support - 1.0 / k) / (1 - 1.0 / k), 0.0, 1.0)) * coverage[sid]
+
+    model = fit(X_val, y_val)
+    values = {sid: value(sid, model) for sid in market["sellers"]}
+    for _ in range(rounds - 1):
+        # refit on the validation set plus the samples of the sellers that look good, each seller judged
+        # by a model that has not seen its own samples
+        best = max(values.values(), default=0.0)
+        trusted = [sid for sid in market["sellers"] if sid in samples and best > 0 and values[sid] >= 0.5 * best]
+        refined = {}
+        for sid in market["sellers"]:
+            others = [samples[t] for t in trusted if t != sid]
+            refined[sid] = value(sid, fit(np.vstack([X_val, *[X for X, _ in others]]),
+                                          np.concatenate([y_val, *[y for _, y in others]])))
+        values = refined
     return values
 
 
 def validation_value_plan(market: dict, X_val: np.ndarray, y_val: np.ndarray,
                           samples: dict[str, tuple[np.ndarray, np.ndarray]], seed: int = 0,
-                          step: float = 0.05, scale: float = 20.0) -> dict[str, int]:
+                          step: float = 0.01, scale: float = 20.0) -> dict[str, int]:
     sellers = market["sellers"]
     values = seller_values(market, X_val, y_val, samples, seed)
+    distinct = {sid: distinct_items(samples[sid][0], int(info["size"])) if sid in samples else float(info["size"])
+                for sid, info in sellers.items()}
+    # rows worth buying: a pool of D distinct items shows 95 % of them within about 3 D draws
+    limit = {sid: int(info["size"]) if distinct[sid] >= int(info["size"]) else min(int(info["size"]), math.ceil(3 * distinct[sid]))
+             for sid, info in sellers.items()}
     best = max(values.values()) if values else 0.0
     eligible = [sid for sid in sellers if best > 0 and values[sid] >= 0.5 * best]
     budget = float(market["budget"])
     plan, left = {sid: 0 for sid in sellers}, budget
 
     def utility(sid: str, n: int) -> float:
-        return values[sid] * math.log1p(n / scale)
+        # n rows drawn from a pool of D distinct items hold about D (1 - e^(-n/D)) of them
+        d = distinct[sid]
+        return values[sid] * math.log1p(d * -math.expm1(-n / d) / scale)
 
     while eligible:
         gains = {}
         for sid in eligible:
             price = float(sellers[sid]["price"])
-            extra = min(int(sellers[sid]["size"]) - plan[sid], int(math.floor(min(left, step * budget) / price + 1e-9)))
+            extra = min(limit[sid] - plan[sid], int(math.floor(min(left, step * budget) / price + 1e-9)))
             if extra > 0:
-                gains[sid] = ((utility(sid, plan[sid] + extra) - utility(sid, plan[sid])) / (extra * price), extra)
+                gain = (utility(sid, plan[sid] + extra) - utility(sid, plan[sid])) / (extra * price)
+                gains[sid] = (gain, extra)
         if not gains:
             break
         sid = max(gains, key=lambda s: (gains[s][0], s))
