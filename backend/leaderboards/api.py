@@ -190,15 +190,7 @@ class LeaderboardApi(APIView):
                      around and f"me:{position}", links, _viewer_key(request.user, phase))
         if _matches(request, etag):
             return _json(b"", etag, request, private=private)
-        key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}:{links}"
-        body = cache.get(key)
-        if body is None:
-            count = selectors.board_count(phase, benchmark)
-            rows = selectors.board_page(phase, benchmark, page, page_size)
-            body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
-                            "page_size": page_size, "pages": max(1, -(-count // page_size)),
-                            "rows": [_public(row, phase) for row in rows]})
-            cache.set(key, body, timeout=CACHE_SECONDS)
+        body = page_body(phase, benchmark, version, page, page_size)
         if around is not None or request.user.is_authenticated:
             payload = _link_own_rows(json.loads(body), request.user, phase)
             if around is not None:
@@ -228,15 +220,8 @@ class LeaderboardApi(APIView):
                      _viewer_key(request.user, phase))
         private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
         if int(since) == version:
-            return _json(_encode({"changed": False, "version": version}), etag, request, private=private)
-        key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}:{_links_key(phase)}"
-        body = cache.get(key)
-        if body is None:
-            rows, removed = selectors.changed_rows(phase, benchmark, int(since))
-            count = selectors.board_count(phase, benchmark)
-            body = _encode({**_head(phase, benchmark, version, hidden=False), "since": int(since), "count": count,
-                            "rows": [_public(row, phase) for row in rows], "removed": removed})
-            cache.set(key, body, timeout=CACHE_SECONDS)
+            return _json(unchanged_body(version), etag, request, private=private)
+        body = delta_body(phase, benchmark, version, int(since))
         if request.user.is_authenticated:
             body = _encode(_link_own_rows(json.loads(body), request.user, phase))
         return _json(body, etag, request, private=private or request.user.is_authenticated)
@@ -257,6 +242,55 @@ class LeaderboardApi(APIView):
                         **({"search": search} if search else {}),
                         "rows": [{**_public(row), "detail_url": _detail_url(row["submission_id"])} for row in rows]})
         return _json(body, etag, request, private=True)
+
+
+# --- bodies shared by every viewer of a non-hidden board: encoded once per version, cached as bytes ---
+# (the DRF views above and the lean path in ``fast``; signed-in viewers' own-row links are added on top)
+
+def page_key(phase, benchmark, version: int, page: int, page_size: int) -> str:
+    return (f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}:"
+            f"{_links_key(phase)}")
+
+
+def page_body(phase, benchmark, version: int, page: int, page_size: int) -> bytes:
+    key = page_key(phase, benchmark, version, page, page_size)
+    body = cache.get(key)
+    if body is None:
+        count = selectors.board_count(phase, benchmark)
+        rows = selectors.board_page(phase, benchmark, page, page_size)
+        body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
+                        "page_size": page_size, "pages": max(1, -(-count // page_size)),
+                        "rows": [_public(row, phase) for row in rows]})
+        cache.set(key, body, timeout=CACHE_SECONDS)
+    return body
+
+
+def delta_body(phase, benchmark, version: int, since: int) -> bytes:
+    """The rows changed after ``since`` (which is below ``version``)."""
+    key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}:{_links_key(phase)}"
+    body = cache.get(key)
+    if body is None:
+        rows, removed = selectors.changed_rows(phase, benchmark, since)
+        count = selectors.board_count(phase, benchmark)
+        body = _encode({**_head(phase, benchmark, version, hidden=False), "since": since, "count": count,
+                        "rows": [_public(row, phase) for row in rows], "removed": removed})
+        cache.set(key, body, timeout=CACHE_SECONDS)
+    return body
+
+
+def unchanged_body(version) -> bytes:
+    return _encode({"changed": False, "version": version})
+
+
+def combined_body(phase, version: int, user) -> bytes:
+    """The combined board with the organizer's weights: the same for every viewer to whom the board is
+    not hidden (``user`` is one of them)."""
+    key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
+    body = cache.get(key)
+    if body is None:
+        body = _encode({**selectors.challenge_leaderboard(phase, user), "version": version})
+        cache.set(key, body, timeout=CACHE_SECONDS)
+    return body
 
 
 def _head(phase, benchmark, version, *, hidden: bool) -> dict:
@@ -362,13 +396,7 @@ class ChallengeLeaderboardApi(APIView):
             private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
             if _matches(request, etag):
                 return _json(b"", etag, request, private=private)
-            key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
-            body = cache.get(key)
-            if body is None:
-                board = selectors.challenge_leaderboard(phase, request.user)
-                body = _encode({**board, "version": version})
-                cache.set(key, body, timeout=CACHE_SECONDS)
-            return _json(body, etag, request, private=private)
+            return _json(combined_body(phase, version, request.user), etag, request, private=private)
         board = selectors.challenge_leaderboard(phase, request.user, weights)
         board = {**board, "version": selectors.version_for_viewer(board["rows"], phase, request.user,
                                                                   phase.leaderboard_version)}
