@@ -197,3 +197,25 @@ def test_the_asgi_entry_point_answers_from_the_lean_path_and_falls_back(board, m
     finally:
         threads.submit(connections.close_all).result()
         threads.shutdown()
+
+
+def test_a_combined_board_being_built_elsewhere_is_waited_for_not_built_again(board, monkeypatch):
+    import threading
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.core.cache import cache
+
+    from backend.leaderboards import api as board_api
+
+    phase = Phase.objects.select_related("challenge").get()
+    key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{phase.leaderboard_version}"
+    cache.set(f"{key}:building", 1)  # another process is building this version ...
+    threading.Timer(0.1, cache.set, [key, b'{"built": "elsewhere"}']).start()  # ... and stores it
+    assert board_api.combined_body(phase, phase.leaderboard_version, AnonymousUser()) == b'{"built": "elsewhere"}'
+    # A marker left by a process that died: the wait ends, and this process builds the board itself.
+    cache.delete(key)
+    monkeypatch.setattr(board_api, "BUILD_WAIT_SECONDS", 0.2)
+    cache.set(f"{key}:building", 1)
+    body = json.loads(board_api.combined_body(phase, phase.leaderboard_version, AnonymousUser()))
+    assert [r["entrant"] for r in body["rows"]][:1] == ["bob"] and cache.get(f"{key}:building") is None
+    assert cache.get(key) is not None
