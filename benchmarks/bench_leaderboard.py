@@ -368,9 +368,12 @@ def growth(boards: dict) -> None:
 
     from backend.leaderboards import selectors, services
 
-    print("growth with the board (1x / 4x / 16x): time, and peak Python memory (tracemalloc)")
+    from backend.leaderboards import fast
+
+    print("growth with the board (1x / 4x / 16x): time, and peak Python memory (tracemalloc); 'lean miss/hit':")
+    print("  page 1 through the lean path in process (no HTTP server): a new version, then the median of 200 hits")
     print(f"  {'board':<6} {'subs':>8} {'entrants':>8} {'rebuild':>10} {'refresh 1 score':>16} {'page (50)':>10} "
-          f"{'whole board':>12} {'mem rebuild':>12} {'mem whole':>10}")
+          f"{'whole board':>12} {'mem rebuild':>12} {'mem whole':>10} {'lean miss':>10} {'lean hit':>9}")
     for slug in ("x1", "x4", "big"):
         phase, benchmark, entrants = boards[slug]
         phase.refresh_from_db()
@@ -405,9 +408,22 @@ def growth(boards: dict) -> None:
         whole_mem = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         reset_queries()
+        request = fast.LeanRequest("GET", f"/api/challenges/{slug}/benchmarks/main/leaderboard/", "page=1", {},
+                                   "127.0.0.1", False)
+        from backend.challenges.services import bump_leaderboard
+
+        bump_leaderboard(phase.pk)
+        started = time.perf_counter()
+        assert fast.answer(request).status == 200
+        lean_miss = time.perf_counter() - started
+        hits = []
+        for _ in range(200):
+            started = time.perf_counter()
+            fast.answer(request)
+            hits.append(time.perf_counter() - started)
         print(f"  {slug:<6} {entrants * PER_ENTRANT:>8,} {entrants:>8,} {rebuild_s:>9.2f}s {statistics.median(refresh) * 1000:>13.1f} ms "
               f"{statistics.median(pages) * 1000:>7.1f} ms {whole_s * 1000:>9.0f} ms {rebuild_mem / 2**20:>9.1f} MB "
-              f"{whole_mem / 2**20:>7.1f} MB")
+              f"{whole_mem / 2**20:>7.1f} MB {lean_miss * 1000:>7.1f} ms {statistics.median(hits) * 1000:>6.2f} ms")
 
 
 def main() -> int:
