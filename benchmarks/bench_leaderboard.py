@@ -366,9 +366,7 @@ def visible_latency(port: int, scorer: Scorer, trials: int = 10) -> list[float]:
 def growth(boards: dict) -> None:
     from django.db import reset_queries
 
-    from backend.leaderboards import selectors, services
-
-    from backend.leaderboards import fast
+    from backend.leaderboards import fast, selectors, services
 
     print("growth with the board (1x / 4x / 16x): time, and peak Python memory (tracemalloc); 'lean miss/hit':")
     print("  page 1 through the lean path in process (no HTTP server): a new version, then the median of 200 hits")
@@ -412,6 +410,7 @@ def growth(boards: dict) -> None:
                                    "127.0.0.1", False)
         from backend.challenges.services import bump_leaderboard
 
+        fast.answer(request)  # the first call in the process imports and sets up what the path needs
         bump_leaderboard(phase.pk)
         started = time.perf_counter()
         assert fast.answer(request).status == 200
