@@ -219,3 +219,54 @@ def test_a_combined_board_being_built_elsewhere_is_waited_for_not_built_again(bo
     body = json.loads(board_api.combined_body(phase, phase.leaderboard_version, AnonymousUser()))
     assert [r["entrant"] for r in body["rows"]][:1] == ["bob"] and cache.get(f"{key}:building") is None
     assert cache.get(key) is not None
+
+
+def test_credentials_a_bad_host_https_redirects_and_head_take_the_full_stack(board, users, settings):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=users["alice"])
+    mine = Client().get(BOARD, HTTP_AUTHORIZATION=f"Token {token.key}").json()
+    assert next(r for r in mine["rows"] if r["entrant"] == "alice")["detail_url"]  # her own row links
+    assert Client().get(BOARD, HTTP_AUTHORIZATION="Token wrong").status_code == 401
+    assert Client().get(BOARD, HTTP_HOST="evil.example").status_code == 400
+    assert Client().head(BOARD).status_code == 200
+    settings.SECURE_SSL_REDIRECT = True
+    assert Client().get(BOARD).status_code == 301
+    assert Client().get(BOARD, secure=True).status_code == 200
+    assert Client().get(BOARD, secure=True, HTTP_ACCEPT="image/png").status_code == 406  # DRF negotiates
+
+
+def test_a_phase_of_another_challenge_or_none_at_all_is_a_404(board, users, speech_challenge):
+    from tests.conftest import make_challenge
+
+    other = make_challenge(users["organizer"], slug="other")
+    other_phase = other.phases.get()
+    assert Client().get(BOARD, {"phase": other_phase.pk}).status_code == 404
+    assert Client().get(BOARD, {"phase": 999999}).status_code == 404
+    own = speech_challenge.phases.get()
+    assert Client().get(BOARD, {"phase": own.pk}).content == Client().get(BOARD).content
+
+
+def test_the_body_cache_under_concurrent_threads():
+    import threading
+
+    cache = fast.BodyCache(max_entries=50, max_bytes=10_000)
+    errors = []
+
+    def hammer(n):
+        try:
+            for i in range(2000):
+                key = f"k{(i * 7 + n) % 120}"
+                cache.put(key, key, key.encode() * 3, 60)
+                hit = cache.get(key)
+                assert hit is None or hit == (key, key.encode() * 3)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(cache._items) <= 50
+    assert cache._bytes == sum(len(body) for _, _, body in cache._items.values())
