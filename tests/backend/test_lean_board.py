@@ -170,8 +170,10 @@ def test_a_body_cache_bounded_in_entries_and_bytes():
 def test_the_asgi_entry_point_answers_from_the_lean_path_and_falls_back(board, monkeypatch):
     from backend.config import asgi
 
-    threads = ThreadPoolExecutor(max_workers=1)
+    threads, django_thread = ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)
     monkeypatch.setattr(asgi, "_lean_threads", threads)
+    monkeypatch.setattr(asgi, "_request_threads", [django_thread])  # the full view's (long-lived) thread
+    monkeypatch.setattr(asgi, "_busy", [0])
     full = Client().get(BOARD, **FULL_VIEW)
 
     async def get(path, query=b"", headers=()):
@@ -194,9 +196,17 @@ def test_the_asgi_entry_point_answers_from_the_lean_path_and_falls_back(board, m
         assert status == 400 and b"page_size" in body
         Phase.objects.update(leaderboard_visibility=Phase.Visibility.HIDDEN)
         assert asyncio.run(get(BOARD))[0] == 401
+        # The full view's thread keeps its database connection from one request to the next.
+        ids = [asyncio.run(get("/api/challenges/kws/benchmarks/en-25/leaderboard/", b"around=me")) for _ in range(2)]
+        assert [status for status, _, _ in ids] == [401, 401]
+        from django.conf import settings
+
+        kept = django_thread.submit(lambda: connections["default"].connection is not None).result()
+        assert kept or settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
     finally:
-        threads.submit(connections.close_all).result()
-        threads.shutdown()
+        for executor in (threads, django_thread):
+            executor.submit(connections.close_all).result()
+            executor.shutdown()
 
 
 def test_a_combined_board_being_built_elsewhere_is_waited_for_not_built_again(board, monkeypatch):
