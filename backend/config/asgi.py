@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 django_application = get_asgi_application()
 
 from backend.leaderboards import fast  # noqa: E402 - after Django's setup
+
 LIVE_PREFIX = "/api/live/"
 
 

@@ -10,7 +10,6 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.db import connections
 from django.test import Client, override_settings
-from rest_framework.test import APIClient
 
 from backend.challenges.models import Challenge, Phase
 from backend.leaderboards import fast
