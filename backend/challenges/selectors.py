@@ -65,19 +65,13 @@ def visible_phases(user) -> QuerySet[Phase]:
 
 def current_phase(challenge: Challenge) -> Phase | None:
     """The open phase, else the next one to open, else the last one."""
-    return current_of(list(challenge.phases.all()))
-
-
-def current_of(phases: list):
-    """``current_phase`` over phases already read, in the phases' order (anything with ``starts_at``
-    and ``ends_at``: the leaderboards' lean path reads them as plain rows)."""
+    phases = list(challenge.phases.all())
+    for phase in phases:
+        if phase.is_open():
+            return phase
     from django.utils import timezone
 
-    now = timezone.now()
-    for phase in phases:
-        if phase.starts_at <= now and (phase.ends_at is None or now < phase.ends_at):
-            return phase
-    upcoming = [p for p in phases if p.starts_at > now]
+    upcoming = [p for p in phases if p.starts_at > timezone.now()]
     if upcoming:
         return upcoming[0]
     return phases[-1] if phases else None

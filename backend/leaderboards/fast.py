@@ -136,7 +136,7 @@ def _resolve(slug: str, benchmark_slug: str | None, phase_id: int | None) -> Boa
         join = f"JOIN {q(Benchmark._meta.db_table)} b ON b.challenge_id = c.id AND b.slug = %s"
         params.append(benchmark_slug)
     params.append(slug)
-    # 0 open, 1 upcoming, 2 closed: challenge_selectors.current_of in SQL (no datetime parsing here).
+    # 0 open, 1 upcoming, 2 closed: challenge_selectors.current_phase in SQL (no datetime parsing here).
     sql = (f"SELECT c.status, c.public_submission_details, {'b.id' if benchmark_slug is not None else 'NULL'}, "
            f"p.id, p.leaderboard_version, p.leaderboard_visibility, p.ranking_rule, "
            f"CASE WHEN p.starts_at <= %s AND (p.ends_at IS NULL OR %s < p.ends_at) THEN 0 "
