@@ -12,4 +12,4 @@ RUN DJANGO_SECRET_KEY=build-only DJANGO_STATIC_ROOT=/app/staticfiles python mana
 RUN DJANGO_SECRET_KEY=build-only python manage.py build_environment dataperf-2023
 ENV DJANGO_STATIC_ROOT=/app/staticfiles
 EXPOSE 8000
-CMD ["gunicorn", "backend.config.asgi:application", "-k", "uvicorn_worker.UvicornWorker", "-b", "0.0.0.0:8000", "-w", "4", "--timeout", "120"]
+CMD ["gunicorn", "backend.config.asgi:application", "-k", "uvicorn_worker.UvicornWorker", "-b", "0.0.0.0:8000", "-w", "4", "--timeout", "120", "--keep-alive", "15"]

@@ -31,7 +31,7 @@ run: setup
 	@echo ""
 	@trap 'kill $$(cat var/worker.pid) 2>/dev/null' EXIT INT TERM; \
 		$(VENV)/bin/gunicorn backend.config.asgi:application -k uvicorn_worker.UvicornWorker -b $(HOST):$(PORT) -w 2 \
-		--timeout 120 --access-logfile -
+		--timeout 120 --keep-alive 15 --access-logfile -
 
 worker: $(VENV)/.installed
 	$(VENV)/bin/celery -A backend.config worker -B -Q evaluation,sandbox,default,sweep --loglevel=INFO

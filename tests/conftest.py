@@ -23,7 +23,10 @@ def _fresh_cache():
     if settings.configured:  # plain-library tests may run without Django (-p no:django)
         from django.core.cache import cache
 
+        from backend.leaderboards import fast
+
         cache.clear()
+        fast.bodies.clear()  # the lean path's per-process copy of leaderboard bodies
     yield
 
 

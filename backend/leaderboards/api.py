@@ -11,6 +11,7 @@ import io
 import json
 import math
 import re
+import time
 
 from django.core.cache import cache
 from django.http import Http404, HttpResponse
@@ -33,6 +34,7 @@ from . import selectors
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 MAX_SEARCH_CHARS = 100
 CACHE_SECONDS = 600
+BUILD_WAIT_SECONDS = 2
 HIDDEN_FIELDS = ("user_id", "team_id", "entrant_key")
 
 
@@ -190,15 +192,7 @@ class LeaderboardApi(APIView):
                      around and f"me:{position}", links, _viewer_key(request.user, phase))
         if _matches(request, etag):
             return _json(b"", etag, request, private=private)
-        key = f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}:{links}"
-        body = cache.get(key)
-        if body is None:
-            count = selectors.board_count(phase, benchmark)
-            rows = selectors.board_page(phase, benchmark, page, page_size)
-            body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
-                            "page_size": page_size, "pages": max(1, -(-count // page_size)),
-                            "rows": [_public(row, phase) for row in rows]})
-            cache.set(key, body, timeout=CACHE_SECONDS)
+        body = page_body(phase, benchmark, version, page, page_size)
         if around is not None or request.user.is_authenticated:
             payload = _link_own_rows(json.loads(body), request.user, phase)
             if around is not None:
@@ -228,15 +222,8 @@ class LeaderboardApi(APIView):
                      _viewer_key(request.user, phase))
         private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
         if int(since) == version:
-            return _json(_encode({"changed": False, "version": version}), etag, request, private=private)
-        key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}:{_links_key(phase)}"
-        body = cache.get(key)
-        if body is None:
-            rows, removed = selectors.changed_rows(phase, benchmark, int(since))
-            count = selectors.board_count(phase, benchmark)
-            body = _encode({**_head(phase, benchmark, version, hidden=False), "since": int(since), "count": count,
-                            "rows": [_public(row, phase) for row in rows], "removed": removed})
-            cache.set(key, body, timeout=CACHE_SECONDS)
+            return _json(unchanged_body(version), etag, request, private=private)
+        body = delta_body(phase, benchmark, version, int(since))
         if request.user.is_authenticated:
             body = _encode(_link_own_rows(json.loads(body), request.user, phase))
         return _json(body, etag, request, private=private or request.user.is_authenticated)
@@ -257,6 +244,65 @@ class LeaderboardApi(APIView):
                         **({"search": search} if search else {}),
                         "rows": [{**_public(row), "detail_url": _detail_url(row["submission_id"])} for row in rows]})
         return _json(body, etag, request, private=True)
+
+
+# --- bodies shared by every viewer of a non-hidden board: encoded once per version, cached as bytes ---
+# (the DRF views above and the lean path in ``fast``; signed-in viewers' own-row links are added on top)
+
+def page_key(phase, benchmark, version: int, page: int, page_size: int) -> str:
+    return (f"leaderboard-page:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{page}:{page_size}:"
+            f"{_links_key(phase)}")
+
+
+def page_body(phase, benchmark, version: int, page: int, page_size: int) -> bytes:
+    key = page_key(phase, benchmark, version, page, page_size)
+    body = cache.get(key)
+    if body is None:
+        count = selectors.board_count(phase, benchmark)
+        rows = selectors.board_page(phase, benchmark, page, page_size)
+        body = _encode({**_head(phase, benchmark, version, hidden=False), "count": count, "page": page,
+                        "page_size": page_size, "pages": max(1, -(-count // page_size)),
+                        "rows": [_public(row, phase) for row in rows]})
+        cache.set(key, body, timeout=CACHE_SECONDS)
+    return body
+
+
+def delta_body(phase, benchmark, version: int, since: int) -> bytes:
+    """The rows changed after ``since`` (which is below ``version``)."""
+    key = f"leaderboard-delta:{phase.pk}:{benchmark.pk}:{phase.ranking_rule}:{version}:{since}:{_links_key(phase)}"
+    body = cache.get(key)
+    if body is None:
+        rows, removed = selectors.changed_rows(phase, benchmark, since)
+        count = selectors.board_count(phase, benchmark)
+        body = _encode({**_head(phase, benchmark, version, hidden=False), "since": since, "count": count,
+                        "rows": [_public(row, phase) for row in rows], "removed": removed})
+        cache.set(key, body, timeout=CACHE_SECONDS)
+    return body
+
+
+def unchanged_body(version) -> bytes:
+    return _encode({"changed": False, "version": version})
+
+
+def combined_body(phase, version: int, user) -> bytes:
+    """The combined board with the organizer's weights: the same for every viewer to whom the board is
+    not hidden (``user`` is one of them)."""
+    key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
+    body = cache.get(key)
+    if body is None and not cache.add(f"{key}:building", 1, timeout=BUILD_WAIT_SECONDS):
+        # Another process builds this version (~60 ms at 2,000 entrants): wait for its bytes rather than
+        # build them again; while the marker is there (a cache that is down has none: build at once).
+        deadline = time.monotonic() + BUILD_WAIT_SECONDS
+        while body is None and time.monotonic() < deadline and cache.get(f"{key}:building") is not None:
+            time.sleep(0.005)
+            body = cache.get(key)
+    if body is None:
+        try:
+            body = _encode({**selectors.challenge_leaderboard(phase, user), "version": version})
+            cache.set(key, body, timeout=CACHE_SECONDS)
+        finally:
+            cache.delete(f"{key}:building")
+    return body
 
 
 def _head(phase, benchmark, version, *, hidden: bool) -> dict:
@@ -362,13 +408,7 @@ class ChallengeLeaderboardApi(APIView):
             private = phase.leaderboard_visibility != phase.Visibility.PUBLIC
             if _matches(request, etag):
                 return _json(b"", etag, request, private=private)
-            key = f"challenge-board-json:{phase.pk}:{phase.ranking_rule}:{version}"
-            body = cache.get(key)
-            if body is None:
-                board = selectors.challenge_leaderboard(phase, request.user)
-                body = _encode({**board, "version": version})
-                cache.set(key, body, timeout=CACHE_SECONDS)
-            return _json(body, etag, request, private=private)
+            return _json(combined_body(phase, version, request.user), etag, request, private=private)
         board = selectors.challenge_leaderboard(phase, request.user, weights)
         board = {**board, "version": selectors.version_for_viewer(board["rows"], phase, request.user,
                                                                   phase.leaderboard_version)}

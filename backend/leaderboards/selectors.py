@@ -304,20 +304,11 @@ def challenge_leaderboard(phase: Phase, user, weights: dict[str, float] | None =
     aggregate ranking with the organizer's default weights — or with ``weights`` (benchmark slug ->
     weight, e.g. the page's sliders for an export; benchmarks not named keep the organizer's weight).
     Each column's ``weight`` is the one used, ``default_weight`` the organizer's. The default-weight board
-    (every viewer who may see a non-hidden board sees the same one) is computed once per version and
-    cached whole; a hidden board's viewer gets their own rows, computed for them and never stored under a
-    shared key; re-weighted exports are computed on request."""
-    weights = weights or {}
-    if is_hidden_for(user, phase):
-        return _challenge_leaderboard(phase, user, hidden=True, weights=weights)
-    if weights:
-        return _challenge_leaderboard(phase, user, hidden=False, weights=weights)
-    key = f"challenge-board:{phase.pk}:{phase.leaderboard_version}:{phase.ranking_rule}"
-    board = cache.get(key)
-    if board is None:
-        board = _challenge_leaderboard(phase, user, hidden=False, weights={})
-        cache.set(key, board, timeout=3600)
-    return board
+    (every viewer who may see a non-hidden board sees the same one) is what the API encodes once per
+    version and caches as bytes (``api.combined_body``: caching this dict too would only add a pickle of
+    it); a hidden board's viewer gets their own rows, computed for them and never stored under a shared
+    key; re-weighted exports are computed on request."""
+    return _challenge_leaderboard(phase, user, hidden=is_hidden_for(user, phase), weights=weights or {})
 
 
 def _challenge_leaderboard(phase: Phase, user, *, hidden: bool, weights: dict[str, float]) -> dict:
