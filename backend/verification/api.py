@@ -11,6 +11,9 @@ Under /api/verify/<challenge>/<benchmark>/:
   rounds/                    GET   whoever sees the leaderboard: rounds and the ratchet chart data
                              POST  organizers: promote verified items and start the next round
   suite/refresh/             POST  organizers: freeze the best K training sets into the current suite
+  create/                    POST  signed-in users: store a created item (text / PNG / WAV) with its claimed label and
+                                   submit it as a one-item test-set submission
+  created/                   GET   signed-in users: their own created items and their verification
 """
 from __future__ import annotations
 
@@ -27,7 +30,9 @@ from backend.core.api import rejected_response
 from backend.core.params import bool_param, id_param, int_param, text_param
 from backend.submissions.api import serialize as serialize_submission
 
-from . import selectors, services
+from backend.core.throttling import UploadRateThrottle
+
+from . import creation, selectors, services
 
 
 class IsAnnotator(BasePermission):
@@ -216,3 +221,53 @@ class SuiteRefreshApi(APIView):
         except services.VerificationRejected as error:
             return rejected_response(error)
         return Response({"number": round_.number, "suite": round_.suite_members, "notes": round_.notes})
+
+
+class CreateInput(serializers.Serializer):
+    label = serializers.CharField(max_length=200, help_text="The label the creator claims is correct.")
+    text = serializers.CharField(required=False, help_text="NLP: the item's text.")
+    image = serializers.CharField(required=False, help_text="OCR / image: a data:image/png;base64,... URL.")
+    audio = serializers.CharField(required=False, help_text="Keyword: a data:audio/wav;base64,... URL.")
+    file = serializers.FileField(required=False, help_text="Or the PNG / WAV as a multipart file.")
+    division = serializers.CharField(required=False, default="open")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    team = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CreateApi(APIView):
+    """Store a created item (text, picture or clip) with the claimed label and submit it as a one-item
+    test-set submission (same limits as any submission). The server computes the features and the
+    suite's answers itself."""
+
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [*APIView.throttle_classes, UploadRateThrottle]
+
+    @extend_schema(request=CreateInput, responses=OpenApiTypes.OBJECT)
+    def post(self, request, slug: str, benchmark: str):
+        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        label = request.data.get("label")
+        team_name = request.data.get("team") or ""
+        team = None
+        if team_name:
+            team = Team.objects.filter(name=str(team_name), members=request.user).first()
+            if team is None:
+                return rejected_response(services.VerificationRejected("team", f"you are not a member of a team named {team_name!r}"))
+        try:
+            raw = creation.raw_from_request(benchmark, request)
+            item, submission = creation.create_item(
+                user=request.user, benchmark=benchmark, raw=raw, label=label if isinstance(label, str) else "",
+                division=str(request.data.get("division") or "open"),
+                description=str(request.data.get("description") or "")[:5000], team=team)
+        except services.VerificationRejected as error:
+            return rejected_response(error)
+        return Response({"item": selectors.created_item_row(item, benchmark),
+                         "submission": serialize_submission(submission, request.user)}, status=status.HTTP_201_CREATED)
+
+
+class CreatedListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, slug: str, benchmark: str):
+        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        return Response({"items": selectors.created_items(request.user, benchmark)})
