@@ -65,24 +65,40 @@ def resolve_suite(names: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(check_model(name) for name in names)
 
 
-def fit_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int = 0, **params) -> np.ndarray:
-    """Train model ``name`` on (X, y) and predict X_test.
+class ConstantModel:
+    """What every model learns from a single-class training set: that class, with certainty."""
 
-    A training set with a single class predicts that class (LogisticRegression refuses to fit
-    one class; a constant model is what every model would learn).
-    """
+    def __init__(self, label):
+        self.classes_ = np.asarray([label])
+
+    def predict(self, X) -> np.ndarray:
+        return np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.ones((len(X), 1))
+
+
+def fit_model(name: str, X: np.ndarray, y: np.ndarray, seed: int = 0, **params):
+    """Model ``name`` trained on (X, y): a fitted scikit-learn estimator, or a :class:`ConstantModel`
+    for a single-class training set (LogisticRegression refuses to fit one class; a constant model is
+    what every model would learn)."""
     y = np.asarray(y)
     classes = np.unique(y)
     if len(classes) == 0:
         raise DataError("cannot train a model on an empty training set")
     if len(classes) == 1:
-        return np.full(len(X_test), classes[0], dtype=y.dtype)
+        return ConstantModel(classes[0])
     model = MODELS[check_model(name)](seed, **params)
     if name == "knn" and len(y) < model.n_neighbors:
         # fewer rows than neighbours: use them all (sklearn would raise)
         model.set_params(n_neighbors=len(y))
     model.fit(np.asarray(X, dtype=np.float64), y)
-    return model.predict(np.asarray(X_test, dtype=np.float64))
+    return model
+
+
+def fit_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray, seed: int = 0, **params) -> np.ndarray:
+    """Train model ``name`` on (X, y) and predict X_test (see :func:`fit_model`)."""
+    return fit_model(name, X, y, seed, **params).predict(np.asarray(X_test, dtype=np.float64))
 
 
 def accuracy(predictions: np.ndarray, y_true: np.ndarray) -> float:

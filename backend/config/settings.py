@@ -230,6 +230,7 @@ REST_FRAMEWORK = {
         "uploads": os.environ.get("THROTTLE_UPLOAD_RATE", "30/hour"),  # submission uploads, page and API
         "auth": os.environ.get("THROTTLE_AUTH_RATE", "20/min"),  # API token requests, per client address
         "signup": os.environ.get("THROTTLE_SIGNUP_RATE", "10/hour"),  # new accounts, per client address
+        "predict": os.environ.get("THROTTLE_PREDICT_RATE", "60/min"),  # live predictions for created items, per account
     },
     # Proxies in front of the web processes (X-Forwarded-For entries to trust when telling clients apart).
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0) or None,

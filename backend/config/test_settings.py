@@ -18,7 +18,8 @@ from .settings import DATABASES, REST_FRAMEWORK, STATIC_ROOT, VAR_DIR  # noqa: E
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Generous rates, so no test trips a limit by accident; tests of the limits set their own.
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {
-    "anon": "100000/min", "user": "100000/min", "uploads": "100000/min", "auth": "100000/min", "signup": "100000/min"}}
+    "anon": "100000/min", "user": "100000/min", "uploads": "100000/min", "auth": "100000/min", "signup": "100000/min",
+    "predict": "100000/min"}}
 # Uncapped unless a test starts a worker with its own limit.
 EVALUATION_MEMORY_LIMIT_MB = int(os.environ.get("EVALUATION_MEMORY_LIMIT_MB", 0))
 

@@ -78,6 +78,18 @@ class UploadRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
+class PredictRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
+    """Live predictions for created items, per account (``predict``): each one runs the featurizer
+    (MiniLM for text) and the whole suite."""
+
+    scope = "predict"
+
+    def get_cache_key(self, request, view):
+        user = request.user
+        ident = user.pk if user and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
 class SignupRateThrottle(FailOpenMixin, throttling.SimpleRateThrottle):
     """Account creation (POST), per client address (``signup``): new accounts would reset per-account limits."""
 

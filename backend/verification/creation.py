@@ -122,8 +122,23 @@ class RawForm:
 
 
 def _featurise(benchmark: Benchmark, raw, label: str):
-    """(features, the suite's answers as JSON, RawForm) for a raw item, computed here on the server."""
-    raise NotImplementedError
+    """(features, the suite's answers as JSON, RawForm) for a raw item (``evaluation.raw_items.RawItem``),
+    computed here on the server with the benchmark's featurizer and live suite."""
+    from . import live
+
+    prediction = live.predict_raw_item(benchmark, raw, label=label)   # LiveRejected: a 4xx sentence
+    return prediction.features, prediction.as_dict(), raw_form(raw)
+
+
+def raw_form(raw) -> RawForm:
+    """What to store of a raw item: text as text; a picture as PNG or JPEG (by its signature); a clip as WAV."""
+    if raw.kind == "text":
+        return RawForm(kind=CreatedItem.Kind.TEXT, text=raw.text or "")
+    data = bytes(raw.data or b"")
+    if raw.kind == "audio":
+        return RawForm(kind=CreatedItem.Kind.AUDIO, content_type="audio/wav", data=data)
+    content_type = "image/jpeg" if data.startswith(b"\xff\xd8") else "image/png"
+    return RawForm(kind=CreatedItem.Kind.IMAGE, content_type=content_type, data=data)
 
 
 # --- creating an item -------------------------------------------------------------------------------

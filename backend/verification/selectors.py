@@ -320,9 +320,6 @@ def verifications_by_annotator(challenge) -> dict:
 
 # --- participants: creating items (model-in-the-loop) ------------------------------------------------
 
-RAW_KINDS = {"text": "text", "image": "image", "audio": "audio"}
-
-
 def created_item_row(item: CreatedItem, benchmark: Benchmark) -> dict:
     """One of the viewer's own created items, as the creation page lists it (with its verification)."""
     target = Target.objects.filter(benchmark=benchmark, item_id=item.item_id, label=item.label).first()
@@ -349,12 +346,14 @@ def creation_context(user, benchmark: Benchmark) -> dict:
     """What the creation page needs: the task's raw kind, labels, the APIs, whether the phase is open."""
     from backend.submissions import selectors as submission_selectors
 
+    from . import live
+
     problem = problem_of(benchmark).pool
     phase = challenge_selectors.current_phase(benchmark.challenge)
     allowance = submission_selectors.allowance(phase, benchmark, user) if phase is not None else None
     return {
         "benchmark": benchmark, "challenge": benchmark.challenge, "phase": phase, "allowance": allowance,
         "phase_open": bool(phase and phase.is_open()), "class_names": problem.class_names,
-        "raw_kind": RAW_KINDS.get(problem.display_kind, "text"), "config": benchmark.effective_config,
+        "raw_kind": live.raw_kind(benchmark), "config": benchmark.effective_config,
         "predict_url": reverse("api-benchmark-predict", args=[benchmark.challenge.slug, benchmark.slug]),
     }

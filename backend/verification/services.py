@@ -97,6 +97,12 @@ def warm_suite_predictions(benchmark_id: int) -> bool:
     except DataError as error:   # data half-attached (admin uploads one archive at a time): the next save warms
         log.info("benchmark %s: suite predictions not warmed yet: %s", benchmark_id, error)
         return False
+    from . import live  # noqa: PLC0415 - live imports this module
+
+    try:   # the fitted suite for created items (benchmarks whose data declares a raw kind)
+        live.warm_live_suite(benchmark)
+    except live.LiveRejected as error:
+        log.info("benchmark %s: live suite not warmed: %s", benchmark_id, error)
     return True
 
 

@@ -24,4 +24,6 @@ urlpatterns = [
     path(f"api/verify/{_B}/agreement/", api.AgreementApi.as_view(), name="api-verify-agreement"),
     path(f"api/verify/{_B}/rounds/", api.RoundsApi.as_view(), name="api-verify-rounds"),
     path(f"api/verify/{_B}/suite/refresh/", api.SuiteRefreshApi.as_view(), name="api-verify-suite-refresh"),
+    path("api/challenges/<slug:slug>/benchmarks/<slug:benchmark>/predict/", api.PredictApi.as_view(),
+         name="api-benchmark-predict"),
 ]

@@ -233,11 +233,14 @@ def _with_created_rows(problem: TestSetProblem, pool: SuitePredictions, config: 
 def created_suite_rows(pool: TestSetProblem, X: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
     """(n, members) class indices the suite of ``config`` (with the pool problem's ratchet) predicts for
     new feature rows, members in ``model_suite_predictions``'s order."""
-    rows = dataclasses.replace(pool, ids=[f"#{k}" for k in range(len(X))], index={f"#{k}": k for k in range(len(X))},
-                               X=np.asarray(X, dtype=np.float32), display=[""] * len(X), base=None,
-                               _predictions={}, _lock=threading.Lock())
-    return model_suite_predictions(rows, pool.ratchet, suite=config["suite"], ratchet_suite=config["ratchet_suite"],
-                                   seed=int(config["seed"])).matrix
+    from ..live_suite import LiveSuite  # noqa: PLC0415 - live_suite imports this module
+
+    key = ("live", predictions_key(config))
+    with pool._lock:   # fitted once per loaded pool problem; the next created item is predicted in milliseconds
+        if key not in pool._predictions:
+            pool._predictions[key] = LiveSuite.from_config(pool, config)
+        suite = pool._predictions[key]
+    return suite.predict_matrix(np.asarray(X, dtype=np.float32))
 
 
 def fooling_items(predictions: SuitePredictions, proposals: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -302,13 +305,24 @@ def _unit(X: np.ndarray) -> np.ndarray:
 # --- data files -----------------------------------------------------------------------------------
 
 def write_data_dir(out_dir: Path, *, class_names: Sequence[str], pool_ids: Sequence[str], pool_X, pool_display: Sequence[str],
-                   display_kind: str, reference_X, reference_y, pool_labels=None, existing_test_X=None) -> Path:
-    """Write a test-set data directory (see docs/benchmarks/test-set.md)."""
+                   display_kind: str, reference_X, reference_y, pool_labels=None, existing_test_X=None,
+                   featurizer: str | None = None, extractor: Mapping[str, np.ndarray] | None = None) -> Path:
+    """Write a test-set data directory (see docs/benchmarks/test-set.md). With ``featurizer`` (a name of
+    ``evaluation.raw_items.FEATURIZERS``) and its fitted ``extractor`` the benchmark takes raw items:
+    ``meta.json`` declares them and ``extractor.npz`` is public data."""
     if display_kind not in DISPLAY_KINDS:
         raise ValueError(f"display_kind must be one of {', '.join(DISPLAY_KINDS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "meta.json").write_text(json.dumps({"class_names": list(class_names), "display": display_kind}, indent=2))
+    meta: dict[str, Any] = {"class_names": list(class_names), "display": display_kind}
+    if featurizer is not None:
+        from ..raw_items import raw_meta  # noqa: PLC0415
+
+        if extractor is None:
+            raise ValueError("a featurizer needs its fitted extractor")
+        meta["raw"] = raw_meta(featurizer)
+        np.savez_compressed(out_dir / meta["raw"]["extractor"], **{k: np.asarray(v) for k, v in extractor.items()})
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2))
     write_table(out_dir / "pool.parquet", {"id": np.asarray(list(pool_ids)), "encoding": np.asarray(pool_X),
                                            "display": np.asarray(list(pool_display), dtype=object)})
     write_table(out_dir / "reference_train.parquet", {"encoding": np.asarray(reference_X),

@@ -9,3 +9,11 @@ register = template.Library()
 def test_set_benchmarks(benchmarks):
     """The test-set benchmarks among ``benchmarks`` (for the ratchet chart on the challenge page)."""
     return [b for b in benchmarks if is_test_set(b)]
+
+
+@register.filter
+def raw_item_kind(benchmark):
+    """The raw kind (text, image, audio) a test-set benchmark takes for created items, or "" (none)."""
+    from ..live import raw_kind
+
+    return raw_kind(benchmark) or ""
