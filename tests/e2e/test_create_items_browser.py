@@ -39,7 +39,8 @@ def raw_data(tmp_path_factory):
     dirs = {}
     for task in TASKS:
         dirs[task] = root / task
-        layouts.write_layout(load_prebuilt(task), "test-set", dirs[task], seed=0)
+        # A 600-item reference set: the suite trains in a fraction of the time (CI budget); featurizing is unchanged.
+        layouts.write_layout(load_prebuilt(task), "test-set", dirs[task], seed=0, reference_size=600)
         (dirs[task] / "BUILD_INFO.json").unlink(missing_ok=True)
     pool = TestSetCreation().load_problem(dirs["keyword"], dict(TestSetCreation.default_config))
     spoken = next(k for k, i in enumerate(pool.ids) if "nontarget" not in i)   # a clip of a keyword
@@ -104,12 +105,22 @@ def make_item(page, task):
 
 def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_server, mic_page, raw_data, users, tmp_path):
     dirs, _ = raw_data
+    clock = time.monotonic()
+    timings = {}
+
+    def lap(name):
+        nonlocal clock
+        timings[name] = round(time.monotonic() - clock, 1)
+        clock = time.monotonic()
+
     challenge = make_challenge(users["organizer"], slug="mitl")
     benchmarks = {task: add_benchmark(challenge, "test-set", dirs[task], slug=f"{task}-adversarial") for task in TASKS}
     for benchmark in benchmarks.values():
         live.warm_live_suite(benchmark)   # the worker does this when the data is attached; here, in the server's process
+    lap("attach data, warm live suites")
     annotators = make_annotators(3, challenges=[challenge])
     worker = Worker()
+    lap("start worker")
     try:
         page = mic_page
         base = live_server.url
@@ -122,10 +133,10 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
             make_item(page, task)
             started = time.monotonic()
             page.click("#create-ask")
-            page.locator("#create-predictions tbody tr").first.wait_for(timeout=5_000)
-            answered = time.monotonic() - started
+            page.locator("#create-predictions tbody tr").first.wait_for(timeout=15_000)
+            answered = time.monotonic() - started   # warm suite: well under a second; the first text loads MiniLM
             rows = page.locator("#create-predictions tbody tr").all_inner_texts()
-            assert len(rows) == 3 and answered < 5, (task, rows, answered)
+            assert len(rows) == 3 and answered < 10, (task, rows, answered)
             predicted = {row.split("\t")[1] for row in rows}
             options = [o for o in page.locator("#create-label option").all_inner_texts() if o != "(choose)"]
             claim = next(o for o in options if o not in predicted)      # no model gives it: the suite is fooled
@@ -138,6 +149,7 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
             created[task] = (item_id, claim, answered)
             page.screenshot(path=str(tmp_path / f"create-{task}.png"), full_page=True)
 
+        lap("create four items in the page")
         # The worker scores each one-item submission and ingests it into the annotators' queue.
         deadline = time.monotonic() + 240
         while Target.objects.filter(fooling=True).count() < len(TASKS):
@@ -148,6 +160,7 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
             assert item.label == claim and item.submission.details["items"][0]["fooled"] is True
             assert item.kind == {"nlp": "text", "keyword": "audio"}.get(task, "image")
 
+        lap("worker scores and ingests")
         browser = page.context.browser
         contexts = [browser.new_context() for _ in annotators]
         try:
@@ -179,6 +192,7 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
             for context in contexts:
                 context.close()
 
+        lap("three annotators verify")
         for task, benchmark in benchmarks.items():
             item_id, claim, _ = created[task]
             target = Target.objects.get(benchmark=benchmark, item_id=item_id, label=claim)
@@ -192,6 +206,8 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
         page.goto(f"{base}/challenges/mitl/{benchmarks['keyword'].slug}/create/")
         page.locator("#created tbody tr", has_text="verified correct").wait_for()
         page.screenshot(path=str(tmp_path / "created-verified.png"), full_page=True)
+        lap("credit on the boards")
         print("live answer seconds:", {task: round(answered, 3) for task, (_, _, answered) in created.items()})
+        print("stage seconds:", timings)
     finally:
         worker.stop()

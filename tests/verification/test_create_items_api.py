@@ -25,7 +25,7 @@ def raw_dirs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("raw-test-set")
     for task in ("nlp", "keyword"):
-        layouts.write_layout(load_prebuilt(task), "test-set", root / task, seed=0)
+        layouts.write_layout(load_prebuilt(task), "test-set", root / task, seed=0, reference_size=600)   # fast suite
         (root / task / "BUILD_INFO.json").unlink(missing_ok=True)
     return {"nlp": root / "nlp", "keyword": root / "keyword"}
 
