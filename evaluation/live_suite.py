@@ -26,6 +26,7 @@ import numpy as np
 from .base import DataError, SubmissionError
 from .benchmarks.test_set import TestSetProblem, TrainingSetData
 from .models import fit_model, resolve_suite
+from .raw_items import single_thread
 
 FORMAT = 1   # bump when the pickled layout changes (a cached suite of another format is refitted)
 
@@ -123,15 +124,16 @@ class LiveSuite:
         if len(X) != 1:
             raise DataError(f"predict takes one feature vector, got {len(X)}")
         votes, answers = [], []
-        for name, model in zip(self.members, self.models):
-            predicted = int(np.asarray(model.predict(X))[0])
-            confidence = 1.0
-            if hasattr(model, "predict_proba"):
-                proba = np.asarray(model.predict_proba(X))[0]
-                where = np.flatnonzero(np.asarray(model.classes_) == predicted)
-                confidence = float(proba[where[0]]) if len(where) else 0.0
-            votes.append(predicted)
-            answers.append(MemberPrediction(name, self.class_names[predicted], confidence))
+        with single_thread():
+            for name, model in zip(self.members, self.models):
+                predicted = int(np.asarray(model.predict(X))[0])
+                confidence = 1.0
+                if hasattr(model, "predict_proba"):
+                    proba = np.asarray(model.predict_proba(X))[0]
+                    where = np.flatnonzero(np.asarray(model.classes_) == predicted)
+                    confidence = float(proba[where[0]]) if len(where) else 0.0
+                votes.append(predicted)
+                answers.append(MemberPrediction(name, self.class_names[predicted], confidence))
         counts = np.bincount(np.asarray(votes, dtype=np.int64), minlength=len(self.class_names))
         majority = self.class_names[int(np.argmax(counts))]   # ties: the lower class index
         fooled = wrong = None

@@ -38,7 +38,7 @@ from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
 from backend.core.errors import NON_FIELD, Rejected
-from backend.core.throttling import PredictRateThrottle, UserRateThrottle
+from backend.core.throttling import AnonRateThrottle, PredictRateThrottle, UserRateThrottle
 from backend.core.params import bool_param, id_param, int_param, text_param
 from backend.submissions.api import serialize as serialize_submission
 
@@ -322,7 +322,7 @@ class PredictApi(APIView):
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser]
-    throttle_classes = [UserRateThrottle, PredictRateThrottle]
+    throttle_classes = [AnonRateThrottle, UserRateThrottle, PredictRateThrottle]
 
     @extend_schema(
         request={"application/json": _PREDICT_INPUT, "multipart/form-data": _PREDICT_INPUT},

@@ -117,7 +117,8 @@ class Featurizer:
             raise RawItemError(f"expected a raw item, got {type(raw).__name__}")
         if raw.kind != self.raw_kind:
             raise RawItemError(f"{raw.kind}: this benchmark takes {self.raw_kind} items, not {raw.kind}")
-        x = np.asarray(self._apply(raw), dtype=np.float32).reshape(-1)
+        with single_thread():
+            x = np.asarray(self._apply(raw), dtype=np.float32).reshape(-1)
         if x.shape != (self.dim,) or not np.all(np.isfinite(x)):
             raise DataError(f"featurizer {self.name} produced a vector of shape {x.shape}, expected ({self.dim},)")
         # the pool's rows are stored at float16 precision (fixtures/builders/common.quantize)
@@ -125,6 +126,14 @@ class Featurizer:
 
     def __repr__(self) -> str:
         return f"Featurizer({self.name!r}, raw_kind={self.raw_kind!r}, dim={self.dim})"
+
+
+def single_thread():
+    """One BLAS thread: one item's small matrix products run ~10-20x slower when OpenBLAS's threads
+    compete with other processes for the cores (MiniLM: 35 ms vs 0.9 s on a busy 2-core machine)."""
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a scikit-learn dependency
+
+    return threadpool_limits(1)
 
 
 def raw_meta(featurizer: str, extractor_file: str = "extractor.npz") -> dict[str, str]:

@@ -9,7 +9,9 @@ refused before any sample is read. Resampling to 16 kHz: ``scipy.signal.resample
 Placement (as ``fixtures/builders/keyword.py``): the word is cut out with the builder's rule (first
 to last sample above 2 % of the peak), kept to its first second if longer, peak-scaled to 0.6 (the
 middle of the builder's 0.3-0.9 gains) and centred in a 1 s clip (the builder's offset is uniform).
-No noise is added (the builder's noise is random). Silent clips (peak below -50 dBFS) are refused.
+Then white noise at 20 dB below the word's power (the builder mixes white or brown noise at 5-30 dB SNR
+into every clip; a noiseless clip - digital silence around the word - is unlike any item), drawn from a
+fixed seed so the same clip always gives the same features. Silent clips (peak below -50 dBFS) are refused.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ CLIP = features.SAMPLE_RATE   # 1 s at 16 kHz
 PEAK = 0.6
 TRIM = 0.02                   # the builder's silence threshold (fraction of the peak)
 SILENCE = 10 ** (-50 / 20)    # peak below -50 dBFS: nothing was recorded
+SNR_DB = 20.0
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 
 
@@ -53,7 +56,7 @@ def read_wav(data, field: str = "audio") -> tuple[np.ndarray, int]:
                 fmt = (struct.unpack("<H", data[start + 24 : start + 26])[0],) + fmt[1:]
         elif chunk == b"data":
             # streaming recorders write 0 or 0xFFFFFFFF when the length was unknown: take what is there
-            body = (start, min(size, len(data) - start) if size not in (0, 0xFFFFFFFF) else len(data) - start)
+            body = (start, size if size not in (0, 0xFFFFFFFF) else len(data) - start)
             break
         pos = start + size + (size & 1)
     if fmt is None:
@@ -80,6 +83,8 @@ def read_wav(data, field: str = "audio") -> tuple[np.ndarray, int]:
     if seconds < MIN_AUDIO_SECONDS:
         raise RawItemError(f"{field}: the clip is {seconds * 1000:.0f} ms long; record at least "
                            f"{MIN_AUDIO_SECONDS * 1000:.0f} ms")
+    if body[0] + frames * align > len(data):   # after the duration check: a 10-minute header is "too long"
+        raise RawItemError(f"{field}: the WAV data chunk is truncated ({len(data) - body[0]} of {body[1]} bytes)")
     raw = data[body[0] : body[0] + frames * align]
     if code == _FLOAT:
         x = np.frombuffer(raw, dtype="<f4" if bits == 32 else "<f8").astype(np.float64)
@@ -116,8 +121,10 @@ def place(x: np.ndarray, field: str = "audio") -> np.ndarray:
     x = x[nz[0] : nz[-1] + 1][:CLIP]
     clip = np.zeros(CLIP)
     off = (CLIP - len(x)) // 2
-    clip[off : off + len(x)] = x / peak * PEAK
-    return clip
+    word = x / peak * PEAK
+    clip[off : off + len(x)] = word
+    noise = np.random.default_rng(0).normal(size=CLIP)
+    return np.clip(clip + noise * np.sqrt(np.mean(word**2) / 10 ** (SNR_DB / 10)), -1.0, 1.0)
 
 
 class KeywordAudio:

@@ -37,7 +37,7 @@ from . import features
 from ..base import DataError
 
 MIN_CONTRAST = 24      # grey levels between background and ink below which an image is blank
-OCR_SIZE, OCR_INK, OCR_PAPER, OCR_BLUR, OCR_FRAME = 32, 45.0, 222.0, 0.55, 1.38
+OCR_SIZE, OCR_INK, OCR_PAPER, OCR_BLUR, OCR_FRAME, OCR_NOISE = 32, 45.0, 222.0, 0.55, 1.38, 10.0
 FASHION_SIZE, FASHION_THRESHOLD = 28, 0.04
 
 
@@ -51,16 +51,13 @@ def decode_gray(data, field: str = "image") -> np.ndarray:
         raise RawItemError(f"{field}: empty file")
     if len(data) > MAX_IMAGE_BYTES:
         raise RawItemError(f"{field}: {len(data)} bytes, the limit is {MAX_IMAGE_BYTES} bytes")
+    if bytes(data[:8]) == b"\x89PNG\r\n\x1a\n" and len(data) >= 24 and bytes(data[12:16]) == b"IHDR":
+        _check_size(int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), field)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(bytes(data)), formats=["PNG", "JPEG"])  # reads the header only
-            w, h = img.size
-            if w < 1 or h < 1:
-                raise RawItemError(f"{field}: the image has no pixels ({w}x{h})")
-            if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
-                raise RawItemError(f"{field}: {w}x{h} pixels, the limit is {MAX_IMAGE_SIDE} pixels a side and "
-                                   f"{MAX_IMAGE_PIXELS} pixels in all")
+            _check_size(*img.size, field)
             if getattr(img, "n_frames", 1) > 1:
                 raise RawItemError(f"{field}: animated images are not accepted; send one PNG frame")
             img.load()
@@ -82,6 +79,14 @@ def decode_gray(data, field: str = "image") -> np.ndarray:
         raise RawItemError(f"{field}: the image is too large to decode") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise RawItemError(f"{field}: the image cannot be decoded ({str(error)[:120]})") from None
+
+
+def _check_size(w: int, h: int, field: str) -> None:
+    if w < 1 or h < 1:
+        raise RawItemError(f"{field}: the image has no pixels ({w}x{h})")
+    if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+        raise RawItemError(f"{field}: {w}x{h} pixels, the limit is {MAX_IMAGE_SIDE} pixels a side and "
+                           f"{MAX_IMAGE_PIXELS} pixels in all")
 
 
 def _background(a: np.ndarray) -> float:
@@ -131,6 +136,7 @@ def normalize_numeral(gray: np.ndarray, field: str = "image") -> np.ndarray:
     frame = (frame - ink) / (paper - ink) * 255.0   # ink 0, paper 255 before the builder's levels
     x = _blur(_resize(frame, (OCR_SIZE, OCR_SIZE)), OCR_BLUR) / 255.0
     x = OCR_INK + (OCR_PAPER - OCR_INK) * x
+    x = x + np.random.default_rng(0).normal(0.0, OCR_NOISE, x.shape)
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
