@@ -92,8 +92,8 @@ _FIRST_FIELD = re.compile(rb'^\s*"?\s*(' + re.escape(CreatedItem.PREFIX.encode()
 def check_ownership(*, benchmark: Benchmark, user: User, uploaded_file) -> None:
     """Refuse an upload that proposes someone else's created item (it would share their credit and read
     the suite's answers on an item the uploader never saw)."""
-    if not is_test_set(benchmark) or uploaded_file is None:
-        return
+    if not is_test_set(benchmark) or uploaded_file is None or uploaded_file.size > test_set.MAX_CSV_BYTES:
+        return   # a larger file is refused by the type's validator anyway
     uploaded_file.seek(0)
     content = uploaded_file.read()
     uploaded_file.seek(0)
