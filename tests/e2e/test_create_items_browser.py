@@ -101,6 +101,9 @@ def make_item(page, task):
         page.click("#create-record")
         page.locator("#create-audio-info", has_text="Recorded").wait_for(timeout=10_000)   # stops itself after 2 s
         assert page.locator("#create-player").get_attribute("src").startswith("data:audio/wav;base64,")
+        # The page's WAV plays back (the Content-Security-Policy allows data: media).
+        page.wait_for_function("() => document.querySelector('#create-player').readyState >= 1", timeout=5_000)
+        assert page.evaluate("document.querySelector('#create-player').duration") > 0.5
 
 
 def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_server, mic_page, raw_data, users, tmp_path):
