@@ -195,3 +195,21 @@ def test_a_verified_created_item_is_promoted_into_the_next_round(ts_benchmark, u
     # It is existing test data now: proposing it again gives zero novelty and no credit.
     later = propose(users["bob"], ts_benchmark, [(like, label)])
     assert later.details["items"][0]["novelty"] < 0.01
+
+
+def test_organizers_list_their_challenges_created_items_in_the_admin(ts_benchmark, users, truth):
+    (like, label), = fooling_pairs(ts_benchmark, truth, 1)
+    item, _ = create(users["alice"], ts_benchmark, like, label)
+    from backend.accounts.services import grant_organizer_access
+
+    grant_organizer_access(users["organizer"])        # as when they were made organizers
+    grant_organizer_access(users["other_organizer"])
+    mine = Client()
+    mine.force_login(users["organizer"])
+    listing = mine.get("/admin/verification/createditem/")
+    assert listing.status_code == 200 and f"/admin/verification/createditem/{item.pk}/change/" in listing.content.decode()
+    detail = mine.get(f"/admin/verification/createditem/{item.pk}/change/")
+    assert detail.status_code == 200 and label in detail.content.decode()
+    other = Client()
+    other.force_login(users["other_organizer"])
+    assert f"createditem/{item.pk}/change/" not in other.get("/admin/verification/createditem/").content.decode()
