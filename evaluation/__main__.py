@@ -4,6 +4,7 @@
     python -m evaluation score speech-selection --data DIR --submission FILE --train-size 25 --json
     python -m evaluation validate vision-selection --data DIR --submission PATH
     python -m evaluation croissant --data DIR [--type speech-selection] [--name NAME] [--license TEXT]
+    python -m evaluation predict --data DIR (--text TEXT | --file ITEM.png|.wav) [--label LABEL] [--json]
 
 Type-specific options are generated from each type's ``default_config`` (``train_size`` becomes
 ``--train-size``). ``--environment NAME`` runs the same command in that pinned environment
@@ -47,6 +48,14 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
                                 "'none' describes every file)")
     for option in ("name", "description", "url", "license", "citation", "version"):
         described.add_argument(f"--{option}", default=None)
+    predict = commands.add_parser("predict", help="the model suite's answer for an item you created (test-set data "
+                                  "that declares a raw kind)")
+    predict.add_argument("--data", required=True, type=Path, help="test-set data directory")
+    item = predict.add_mutually_exclusive_group(required=True)
+    item.add_argument("--text", default=None, help="the sentence (NLP)")
+    item.add_argument("--file", default=None, type=Path, help="a PNG/JPEG (image, OCR) or WAV (keyword)")
+    predict.add_argument("--label", default=None, help="the label you claim: says whether it fools the suite")
+    predict.add_argument("--json", action="store_true", help="print the answer as JSON")
     for command in ("score", "validate"):
         sub = commands.add_parser(command, help=f"{command} a submission")
         types = sub.add_subparsers(dest="type", required=True, metavar="TYPE")
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     # `score TYPE ...` / `validate TYPE ...`: import only TYPE's module (a cold command stays light)
     only = argv[1] if len(argv) > 1 and argv[0] in ("score", "validate") \
         and argv[1] in registry.BUILTIN_MODULES else None
-    if argv[:1] == ["croissant"]:
+    if argv[:1] in (["croissant"], ["predict"]):
         only = ""
     args = _build_parser(only).parse_args(argv)
     environment = getattr(args, "environment", None)
@@ -108,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_in_environment(environment, argv)
     if args.command == "croissant":
         return _croissant(args)
+    if args.command == "predict":
+        return _predict(args)
     if args.command == "list":
         for benchmark in registry.all_types():
             print(f"{benchmark.slug:28s} {benchmark.kind:22s} {benchmark.title}")
@@ -161,6 +172,48 @@ def _guess_type(data_dir: Path) -> str | None:
     if any(data_dir.glob("*_train_*.parquet")) or any(data_dir.glob("embeddings/*_train_*.parquet")):
         return "debugging"
     return None
+
+
+def _predict(args) -> int:
+    from .benchmarks.test_set import TestSetCreation
+    from .live_suite import LiveSuite
+    from .raw_items import MAX_AUDIO_BYTES, MAX_IMAGE_BYTES, RawItem, load_featurizer
+
+    try:
+        if not args.data.is_dir():
+            raise EvaluationError(f"--data: {args.data} is not a directory")
+        featurizer = load_featurizer(args.data)
+        if featurizer is None:
+            raise EvaluationError(f"--data: {args.data}/meta.json declares no raw kind; this benchmark takes pool items only")
+        if args.text is not None:
+            raw = RawItem.of_text(args.text)
+        else:
+            if featurizer.raw_kind == "text":
+                raise EvaluationError("--file: this benchmark takes text items; pass the sentence with --text")
+            if not args.file.is_file():
+                raise EvaluationError(f"--file: {args.file} does not exist")
+            limit = max(MAX_IMAGE_BYTES, MAX_AUDIO_BYTES)
+            with open(args.file, "rb") as fh:
+                data = fh.read(limit + 1)
+            raw = RawItem.of_image(data) if featurizer.raw_kind == "image" else RawItem.of_audio(data)
+        x = featurizer(raw)
+        benchmark = TestSetCreation()
+        config = benchmark.config()
+        answer = LiveSuite.from_config(benchmark.load_problem(args.data, config), config).predict(x, label=args.label)
+    except EvaluationError as error:
+        print(f"error: {clip(str(error), 600)}", file=sys.stderr)
+        return 2
+    body = answer.as_dict()
+    if args.json:
+        print(json.dumps(body, indent=2))
+        return 0
+    for p in body["predictions"]:
+        print(f"{p['model']:32s} {p['label']:20s} {p['confidence']:.3f}")
+    print(f"majority: {body['majority']}")
+    if args.label is not None:
+        print(f"fooled: {'yes' if body['fooled'] else 'no'} ({body['wrong_votes']} of {len(body['predictions'])} "
+              f"members predict another label than {args.label})")
+    return 0
 
 
 def _croissant(args) -> int:

@@ -5,7 +5,9 @@ Interface (the creation page and the prediction API call it)::
     predict_raw_item(benchmark: Benchmark, raw: evaluation.raw_items.RawItem, *, label: str | None = None)
         -> evaluation.live_suite.LivePrediction
 
-featurises ``raw`` with the featurizer the benchmark's public data declares (``meta.json`` ``raw``,
+``raw_kind(benchmark) -> "text" | "image" | "audio" | None`` says whether (and what) a benchmark takes.
+
+``predict_raw_item`` featurises ``raw`` with the featurizer the benchmark's public data declares (``meta.json`` ``raw``,
 ``extractor.npz``) and lets every member of the benchmark's current suite (reference set + ratchet)
 answer. ``LivePrediction`` holds ``predictions`` (model, label, confidence), ``majority``,
 ``features`` (float32, like a pool row: store them with a created item), ``features_dim`` and, with
@@ -41,7 +43,7 @@ from .services import is_test_set
 
 log = logging.getLogger(__name__)
 CACHE_TIMEOUT = 7 * 24 * 3600
-PROCESS_SUITES = 8   # fitted suites kept per process (tens of MB each: KNN keeps its training set)
+PROCESS_SUITES = 8   # fitted suites kept per process (10-26 MB each for the real tasks: k-NN keeps its training set)
 
 _suites: OrderedDict[str, LiveSuite] = OrderedDict()
 _featurizers: dict[str, Featurizer | None] = {}
