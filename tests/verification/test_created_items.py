@@ -213,3 +213,17 @@ def test_organizers_list_their_challenges_created_items_in_the_admin(ts_benchmar
     other = Client()
     other.force_login(users["other_organizer"])
     assert f"createditem/{item.pk}/change/" not in other.get("/admin/verification/createditem/").content.decode()
+
+
+def test_the_organizers_console_links_a_disputed_created_item_to_its_raw_form(ts_benchmark, users, truth):
+    (like, label), = fooling_pairs(ts_benchmark, truth, 1)
+    item, submission = create(users["alice"], ts_benchmark, like, label)
+    land(submission)
+    target = target_of(ts_benchmark, item.item_id, label)
+    a, b = make_annotators(2, challenges=[ts_benchmark.challenge])
+    verify(target, [a])
+    verify(target, [b], "incorrect")                     # disputed
+    client = Client()
+    client.force_login(users["organizer"])
+    page = client.get("/verify/shapes/adversarial/manage/").content.decode()
+    assert f'<a href="/verify/shapes/adversarial/created/{item.pk}/raw/">open the created item</a>' in page

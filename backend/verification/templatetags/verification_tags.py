@@ -17,3 +17,17 @@ def raw_item_kind(benchmark):
     from ..live import raw_kind
 
     return raw_kind(benchmark) or ""
+
+
+@register.filter
+def created_raw_url(target):
+    """The role-scoped URL of a target's created item (text, picture or clip), or "" for a pool item."""
+    from django.urls import reverse
+
+    from ..models import CreatedItem
+
+    number = CreatedItem.number_of(target.item_id)
+    if number is None:
+        return ""
+    benchmark = target.benchmark
+    return reverse("verify-created-raw", args=[benchmark.challenge.slug, benchmark.slug, number])
