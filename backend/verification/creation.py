@@ -97,13 +97,10 @@ def check_ownership(*, benchmark: Benchmark, user: User, uploaded_file) -> None:
     uploaded_file.seek(0)
     content = uploaded_file.read()
     uploaded_file.seek(0)
-    wanted = {}
-    for line, match in enumerate(_FIRST_FIELD.finditer(content)):
-        wanted.setdefault(match.group(1).decode(), line)
-    if not wanted:
+    numbers = {CreatedItem.number_of(match.group(1).decode()) for match in _FIRST_FIELD.finditer(content)}
+    if not numbers:
         return
-    numbers = {CreatedItem.number_of(item_id): item_id for item_id in wanted}
-    for item in CreatedItem.objects.filter(benchmark=benchmark, pk__in=list(numbers)).select_related("team"):
+    for item in CreatedItem.objects.filter(benchmark=benchmark, pk__in=numbers).select_related("team").order_by("pk"):
         if not owns(user, item):
             raise SubmissionRejected("file", f"{uploaded_file.name}: {item.item_id} is an item another participant "
                                              "created; only its creator (or their team) can propose it")
