@@ -75,7 +75,10 @@ def featurizer(benchmark: Benchmark) -> Featurizer:
     if not is_test_set(benchmark) or not benchmark.artifacts.exists():
         raise LiveRejected(NON_FIELD, "this benchmark does not take created items", 404)
     version = data_version(benchmark)
-    if version not in _featurizers:
+    with _lock:
+        cached = version in _featurizers
+        loaded = _featurizers.get(version)
+    if not cached:
         try:
             loaded = load_featurizer(Path(materialize_benchmark_data(benchmark)))
         except DataError as error:
@@ -83,8 +86,9 @@ def featurizer(benchmark: Benchmark) -> Featurizer:
             raise LiveRejected(NON_FIELD, "this benchmark's data is unavailable right now; the organizers have been told",
                                503) from None
         with _lock:
+            if len(_featurizers) >= 32:   # old data versions (earlier rounds): a few MB each at most
+                _featurizers.clear()
             _featurizers[version] = loaded
-    loaded = _featurizers[version]
     if loaded is None:
         raise LiveRejected(NON_FIELD, "this benchmark does not take created items (its data declares no raw kind)", 404)
     return loaded

@@ -271,3 +271,57 @@ def test_the_worker_warms_the_live_suite_with_the_pool_predictions(created):
 def test_raw_kind_per_benchmark(created):
     kinds = {b.slug: live.raw_kind(b) for b in created.benchmarks.all()}
     assert kinds == {"nlp": "text", "ocr": "image", "image": "image", "keyword": "audio", "pool-only": None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_requests_train_the_suite_once(users, real_dirs, test_set_data_dir):
+    import threading
+
+    from django.db import connection
+
+    challenge = make_challenge(users["organizer"], slug="busy")
+    benchmark = add_benchmark(challenge, "test-set", real_dirs["keyword"], slug="kw")
+    cache.clear()
+    live._suites.clear()
+    trained = []
+    original = LiveSuite.from_config.__func__
+
+    def counting(cls, problem, config):   # counts trainings; the real training runs
+        trained.append(1)
+        return original(cls, problem, config)
+
+    answers, errors = [], []
+
+    def ask():
+        try:
+            answers.append(live.predict_raw_item(benchmark, RawItem.of_audio(pool_wav(real_dirs))).as_dict())
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    LiveSuite.from_config = classmethod(counting)
+    try:
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        LiveSuite.from_config = classmethod(original)
+    assert not errors and len(answers) == 4 and all(a == answers[0] for a in answers)
+    assert len(trained) == 1
+
+
+def test_a_benchmark_whose_extractor_is_missing_answers_503_with_a_sentence(users, real_dirs, tmp_path, caplog):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(real_dirs["ocr"], broken)
+    (broken / "extractor.npz").unlink()
+    challenge = make_challenge(users["organizer"], slug="broken")
+    add_benchmark(challenge, "test-set", broken, slug="ocr")
+    response = client(users["alice"]).post(url("ocr", "broken"), {"image": data_url("image/png", png(numeral_canvas()))},
+                                           format="json")
+    assert response.status_code == 503 and "organizers have been told" in response.json()["detail"]
+    assert "extractor.npz" in caplog.text   # the reason goes to the log, not to the participant
