@@ -357,6 +357,8 @@ if env_bool("DJANGO_CSP", True):
             "script-src": ["'self'"],
             "style-src": ["'self'", "'unsafe-inline'"],
             "img-src": ["'self'", "data:"],
+            # Pool clips and a clip recorded on the creation page play from data: URLs.
+            "media-src": ["'self'", "data:"],
             "font-src": ["'self'", "data:"],
             "connect-src": ["'self'"],
             "object-src": ["'none'"],

@@ -2,6 +2,8 @@
 
 - an upload: the closed division checks and stores its code, and queues the code run;
 - a test-set submission about to be scored: the model suite's shared predictions are trained first;
+- a test-set benchmark's problem is loaded: the items participants created join its index
+  (``verification.creation.extend_problem``), and an upload may only propose its own entrant's created items;
 - a scored test-set submission: its items are ingested into verification (a job);
 - a test-set benchmark's data changed: the suite is trained in the background (a job);
 - a benchmark's board: the closed division's ranking rule and concealed-tasks column;
@@ -21,13 +23,19 @@ from backend.closed_division.leaderboard import ClosedDivisionBoard
 from backend.jobs import services as jobs
 from backend.leaderboards import selectors as leaderboards
 from backend.leaderboards import services as leaderboard_services
+from backend.submissions import services as submission_services
 from backend.submissions import signals as submission_signals
 from backend.submissions.models import FinalSelection, Submission
+from backend.verification import creation
 from backend.verification import services as verification
 
 
 def check_code(sender, *, phase, division, code_file, **kwargs) -> None:
     closed_division.check_code_upload(phase=phase, division=division, code_file=code_file)
+
+
+def check_created_items(sender, *, benchmark, user, uploaded_file, **kwargs) -> None:
+    creation.check_ownership(benchmark=benchmark, user=user, uploaded_file=uploaded_file)
 
 
 def attach_code(sender, *, submission: Submission, code_file, **kwargs) -> None:
@@ -86,6 +94,8 @@ def connect() -> None:
     post_delete.connect(rerank_after_selection_rule, sender=FinalSelection,
                         dispatch_uid="orchestration-selection-rule-delete")
     submission_signals.checking_upload.connect(check_code, dispatch_uid="orchestration-check-code")
+    submission_signals.checking_upload.connect(check_created_items, dispatch_uid="orchestration-created-items")
+    submission_services.register_problem_extension(creation.extend_problem)
     submission_signals.submission_created.connect(attach_code, dispatch_uid="orchestration-attach-code")
     submission_signals.preparing_scoring.connect(share_suite_predictions, dispatch_uid="orchestration-suite")
     submission_signals.submission_scored.connect(ingest_test_set, dispatch_uid="orchestration-ingest")

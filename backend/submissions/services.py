@@ -70,12 +70,27 @@ def _changed(submission_id: int) -> None:
 
 # --- creation -------------------------------------------------------------------------------------
 
+# Functions (benchmark, problem) -> problem that add platform-held data to a loaded problem (e.g. the test-set
+# items participants created, backend.verification); registered by backend.orchestration, so this app
+# imports none of its extensions. Each must be cheap when nothing changed (it runs on every load).
+_problem_extensions: list = []
+
+
+def register_problem_extension(extend) -> None:
+    if extend not in _problem_extensions:
+        _problem_extensions.append(extend)
+
+
 def load_benchmark_problem(benchmark: Benchmark):
-    """The benchmark's loaded problem, cached per process (workers and validating web processes)."""
+    """The benchmark's loaded problem, cached per process (workers and validating web processes), with
+    what the registered extensions add (the one place every scorer, validator and page loads it)."""
     from backend.challenges.services import materialize_benchmark_data
 
     data_dir = materialize_benchmark_data(benchmark)
-    return problem_cache.load_problem(benchmark.benchmark_type, data_dir, benchmark.effective_config)
+    problem = problem_cache.load_problem(benchmark.benchmark_type, data_dir, benchmark.effective_config)
+    for extend in _problem_extensions:
+        problem = extend(benchmark, problem)
+    return problem
 
 
 class BenchmarkDataUnavailable(SubmissionRejected):
@@ -250,7 +265,7 @@ def create_submission(
         raise SubmissionRejected("team", f"team {team.name!r} belongs to another challenge")
     _check_file(phase, benchmark, uploaded_file)
     signals.checking_upload.send(sender=Submission, phase=phase, benchmark=benchmark, division=division,
-                                 code_file=code_file)
+                                 code_file=code_file, user=user, team=team, uploaded_file=uploaded_file)
     _validate_upload(benchmark, uploaded_file)
 
     suffix = Path(uploaded_file.name).suffix

@@ -3,7 +3,7 @@ connected by ``backend.orchestration``, so this app never imports them. Receiver
 and their exceptions propagate (a ``checking_upload`` receiver rejects by raising SubmissionRejected)."""
 from django.dispatch import Signal
 
-# Before anything is stored. kwargs: phase, benchmark, division, code_file.
+# Before anything is stored. kwargs: phase, benchmark, division, code_file, user, team (as chosen), uploaded_file.
 checking_upload = Signal()
 # Inside the creating transaction (enqueue further jobs here: they go out after commit). kwargs: submission, code_file.
 submission_created = Signal()

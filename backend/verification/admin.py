@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from backend.challenges.admin import OrganizerScopedAdmin
 
-from .models import ProposedItem, Round, RoundScore, Target, Verification
+from .models import CreatedItem, ProposedItem, Round, RoundScore, Target, Verification
 
 
 class VerificationInline(admin.TabularInline):
@@ -57,4 +57,23 @@ class RoundScoreAdmin(OrganizerScopedAdmin):
     readonly_fields = [f.name for f in RoundScore._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CreatedItem)
+class CreatedItemAdmin(OrganizerScopedAdmin):
+    """Read-only: items are created on the benchmark's creation page; the raw form opens in the
+    role-scoped view (/verify/<challenge>/<benchmark>/created/<id>/raw/), never from a media URL."""
+
+    challenge_path = "benchmark__challenge"
+    list_display = ("id", "benchmark", "kind", "label", "user", "team", "submission", "created_at")
+    list_filter = ("kind", "benchmark")
+    search_fields = ("label", "text", "user__username")
+    readonly_fields = [f.name for f in CreatedItem._meta.fields if f.name not in ("features", "raw_file")]
+    exclude = ("features", "raw_file")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -11,6 +11,9 @@ Under /api/verify/<challenge>/<benchmark>/:
   rounds/                    GET   whoever sees the leaderboard: rounds and the ratchet chart data
                              POST  organizers: promote verified items and start the next round
   suite/refresh/             POST  organizers: freeze the best K training sets into the current suite
+  create/                    POST  signed-in users: store a created item (text / PNG / WAV) with its claimed label and
+                                   submit it as a one-item test-set submission
+  created/                   GET   signed-in users: their own created items and their verification
 
 Under /api/challenges/<challenge>/benchmarks/<benchmark>/:
   predict/                   POST  signed-in users who see the benchmark: the suite's live answer for a
@@ -34,14 +37,15 @@ from rest_framework.views import APIView
 from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
-from backend.core.errors import NON_FIELD
+from backend.core.errors import NON_FIELD, Rejected
 from backend.core.throttling import AnonRateThrottle, PredictRateThrottle, UserRateThrottle
 from backend.core.params import bool_param, id_param, int_param, text_param
 from backend.submissions.api import serialize as serialize_submission
 
+from backend.core.throttling import UploadRateThrottle
 from evaluation.raw_items import MAX_AUDIO_BYTES, MAX_IMAGE_BYTES, MAX_TEXT_CHARS, RawItem
 
-from . import live, selectors, services
+from . import creation, live, selectors, services
 
 
 class IsAnnotator(BasePermission):
@@ -349,3 +353,68 @@ class PredictApi(APIView):
         except live.LiveRejected as error:
             return rejected_response(error)
         return Response(prediction.as_dict())
+
+
+# --- created items ------------------------------------------------------------------------------------
+
+class CreateInput(serializers.Serializer):
+    label = serializers.CharField(max_length=200, help_text="The label the creator claims is correct.")
+    text = serializers.CharField(required=False, help_text="NLP: the item's text.")
+    image = serializers.CharField(required=False, help_text="OCR / image: a data:image/png;base64,... URL.")
+    audio = serializers.CharField(required=False, help_text="Keyword: a data:audio/wav;base64,... URL.")
+    file = serializers.FileField(required=False, help_text="Or the PNG / WAV as a multipart file.")
+    division = serializers.CharField(required=False, default="open")
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000, default="")
+    team = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CreateApi(APIView):
+    """Store a created item (text, picture or clip) with the claimed label and submit it as a one-item
+    test-set submission (same limits as any submission). The server computes the features and the
+    suite's answers itself."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser]
+    throttle_classes = [*APIView.throttle_classes, UploadRateThrottle]
+
+    @extend_schema(request={"application/json": CreateInput, "multipart/form-data": CreateInput},
+                   responses={201: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="a sentence naming the bad field"),
+                              404: OpenApiResponse(description="no such benchmark for you, or it takes no created items"),
+                              429: OpenApiResponse(description="a submission limit or the upload rate limit")})
+    def post(self, request, slug: str, benchmark: str):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > PREDICT_MAX_BODY:
+            return rejected_response(services.VerificationRejected(
+                NON_FIELD, f"the request body is larger than {PREDICT_MAX_BODY} bytes", 413))
+        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        try:
+            kind = live.raw_kind(benchmark)
+            if kind is None:
+                raise live.LiveRejected(NON_FIELD, "this benchmark does not take created items", 404)
+            raw, label = parse_raw_item(request, kind)
+            if not label:
+                raise services.VerificationRejected("label", "claim the label you say is correct for your item")
+            data = request.data
+            team_name = data.get("team") or ""
+            team = None
+            if team_name:
+                team = Team.objects.filter(name=str(team_name), members=request.user).first()
+                if team is None:
+                    raise services.VerificationRejected("team", f"you are not a member of a team named {str(team_name)[:100]!r}")
+            item, submission = creation.create_item(
+                user=request.user, benchmark=benchmark, raw=raw, label=label,
+                division=str(data.get("division") or "open"), description=str(data.get("description") or "")[:5000],
+                team=team)
+        except Rejected as error:
+            return rejected_response(error)
+        return Response({"item": selectors.created_item_row(item, benchmark),
+                         "submission": serialize_submission(submission, request.user)}, status=status.HTTP_201_CREATED)
+
+
+class CreatedListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, slug: str, benchmark: str):
+        benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+        return Response({"items": selectors.created_items(request.user, benchmark)})

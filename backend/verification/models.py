@@ -130,3 +130,56 @@ class RoundScore(models.Model):
     class Meta:
         ordering = ["round", "-value", "id"]
         constraints = [models.UniqueConstraint(fields=["round", "submission"], name="one_round_score_per_submission")]
+
+
+def _created_upload_to(item: "CreatedItem", filename: str) -> str:
+    # No participant-chosen name reaches the storage; media files have no URL (served by a role-scoped view).
+    return f"created-items/{item.benchmark_id}/{filename}"
+
+
+class CreatedItem(models.Model):
+    """An item a participant created on a test-set benchmark's page (model-in-the-loop, Dynabench style):
+    its raw form (text, or a PNG/WAV file in the media storage), the features the server computed from
+    it, the label the creator claims and what the suite answered when it was created. Its item id
+    ``created-<pk>`` is used wherever pool ids are (submissions, targets, rounds)."""
+
+    class Kind(models.TextChoices):
+        TEXT = "text", "Text"
+        IMAGE = "image", "Picture"
+        AUDIO = "audio", "Audio"
+
+    PREFIX = "created-"
+
+    benchmark = models.ForeignKey("challenges.Benchmark", on_delete=models.CASCADE, related_name="created_items")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="created_items")
+    team = models.ForeignKey("accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="created_items")
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    text = models.TextField(blank=True)
+    raw_file = models.FileField(upload_to=_created_upload_to, blank=True)
+    content_type = models.CharField(max_length=40, blank=True)
+    features = models.BinaryField()      # float32, little-endian, ``dim`` values
+    dim = models.PositiveIntegerField()
+    label = models.CharField(max_length=200)
+    live_answers = models.JSONField(default=dict, blank=True, help_text="The suite's answers when it was created (shown "
+                                    "to the creator; scoring recomputes them on the worker).")
+    data_version = models.CharField(max_length=80, blank=True)
+    submission = models.ForeignKey("submissions.Submission", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="created_items")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["benchmark", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.item_id} ({self.kind}) as {self.label!r}"
+
+    @property
+    def item_id(self) -> str:
+        return f"{self.PREFIX}{self.pk}"
+
+    @classmethod
+    def number_of(cls, item_id: str) -> int | None:
+        """The pk an item id names, or None if it is not a created item's id."""
+        if not item_id.startswith(cls.PREFIX) or not item_id[len(cls.PREFIX):].isdigit():
+            return None
+        return int(item_id[len(cls.PREFIX):])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Max, QuerySet
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from backend.challenges import selectors as challenge_selectors
@@ -22,7 +23,7 @@ from backend.submissions.models import Score, Submission
 from evaluation.benchmarks import test_set
 
 from . import agreement
-from .models import ProposedItem, Round, RoundScore, Target, Verification
+from .models import CreatedItem, ProposedItem, Round, RoundScore, Target, Verification
 from .services import (TEST_SET_KIND, current_round, eligible_for_promotion, is_test_set, linked_training_benchmarks, mine,
                        suite_predictions)
 
@@ -95,13 +96,22 @@ def problem_of(benchmark: Benchmark) -> test_set.TestSetProblem:
     return submission_services.load_benchmark_problem(benchmark)
 
 
-def item_view(problem: test_set.TestSetProblem, item_id: str) -> dict:
+def item_view(problem: test_set.TestSetProblem, item_id: str, benchmark: Benchmark | None = None) -> dict:
+    """How a page shows an item: pool items inline (text, or a data: URL); a created picture or clip by
+    the URL of the role-scoped view that serves its raw file (never a public URL)."""
+    number = CreatedItem.number_of(item_id)
+    if benchmark is not None and number is not None and item_id in problem.index and problem.is_created(item_id):
+        kind = CreatedItem.objects.filter(pk=number).values_list("kind", flat=True).first()
+        if kind and kind != CreatedItem.Kind.TEXT:
+            return {"item_id": item_id, "display_kind": kind, "created": True,
+                    "display": reverse("verify-created-raw", args=[benchmark.challenge.slug, benchmark.slug, number])}
+        return {"item_id": item_id, "display_kind": "text", "created": True, "display": test_set.display_data_url(problem, item_id)}
     return {"item_id": item_id, "display": test_set.display_data_url(problem, item_id), "display_kind": problem.display_kind}
 
 
 def target_for_annotator(problem, target: Target) -> dict:
     """What an annotator sees: the item and the proposed label. No proposer, no model output, no votes."""
-    return {"id": target.pk, "label": target.label, **item_view(problem, target.item_id)}
+    return {"id": target.pk, "label": target.label, **item_view(problem, target.item_id, target.benchmark)}
 
 
 # --- participants: the pool browser --------------------------------------------------------------
@@ -109,7 +119,7 @@ def target_for_annotator(problem, target: Target) -> dict:
 def pool_page(benchmark: Benchmark, *, query: str = "", predicted: str = "", disagree: bool = False,
               page: int = 1) -> dict:
     """A page of the candidate pool with what the current suite predicts for each item."""
-    problem = problem_of(benchmark)
+    problem = problem_of(benchmark).pool   # created items are their creators' own, never in the pool
     config = benchmark.effective_config
     predictions = suite_predictions(benchmark, problem)
     query = query.strip().lower()
@@ -306,3 +316,44 @@ def verifications_by_annotator(challenge) -> dict:
     ).order_by("-total", "annotator__username"))
     recent = list(votes.select_related("annotator", "target__benchmark").order_by("-created_at", "-id")[:200])
     return {"summary": summary, "recent": recent}
+
+
+# --- participants: creating items (model-in-the-loop) ------------------------------------------------
+
+def created_item_row(item: CreatedItem, benchmark: Benchmark) -> dict:
+    """One of the viewer's own created items, as the creation page lists it (with its verification)."""
+    target = Target.objects.filter(benchmark=benchmark, item_id=item.item_id, label=item.label).first()
+    submission = item.submission
+    return {
+        "item_id": item.item_id, "kind": item.kind, "label": item.label, "created_at": item.created_at.isoformat(),
+        "text": item.text if item.kind == CreatedItem.Kind.TEXT else "",
+        "raw_url": reverse("verify-created-raw", args=[benchmark.challenge.slug, benchmark.slug, item.pk]),
+        "live": {"majority": item.live_answers.get("majority"), "fooled": item.live_answers.get("fooled")},
+        "submission_id": submission.pk if submission else None,
+        "submission_status": submission.status if submission else None,
+        "submission_url": reverse("submission-detail", args=[submission.pk]) if submission else None,
+        "status": target.status if target else None, "votes": target.vote_count if target else 0,
+    }
+
+
+def created_items(user, benchmark: Benchmark) -> list[dict]:
+    from .creation import own_items
+
+    return [created_item_row(item, benchmark) for item in own_items(user, benchmark)]
+
+
+def creation_context(user, benchmark: Benchmark) -> dict:
+    """What the creation page needs: the task's raw kind, labels, the APIs, whether the phase is open."""
+    from backend.submissions import selectors as submission_selectors
+
+    from . import live
+
+    problem = problem_of(benchmark).pool
+    phase = challenge_selectors.current_phase(benchmark.challenge)
+    allowance = submission_selectors.allowance(phase, benchmark, user) if phase is not None else None
+    return {
+        "benchmark": benchmark, "challenge": benchmark.challenge, "phase": phase, "allowance": allowance,
+        "phase_open": bool(phase and phase.is_open()), "class_names": problem.class_names,
+        "raw_kind": live.raw_kind(benchmark), "config": benchmark.effective_config,
+        "predict_url": reverse("api-benchmark-predict", args=[benchmark.challenge.slug, benchmark.slug]),
+    }

@@ -93,7 +93,7 @@ def warm_suite_predictions(benchmark_id: int) -> bool:
     if benchmark is None or not is_test_set(benchmark) or not benchmark.artifacts.exists():
         return False
     try:
-        suite_predictions(benchmark)
+        suite_predictions(benchmark, submission_services.load_benchmark_problem(benchmark).pool)
     except DataError as error:   # data half-attached (admin uploads one archive at a time): the next save warms
         log.info("benchmark %s: suite predictions not warmed yet: %s", benchmark_id, error)
         return False
@@ -439,10 +439,13 @@ def _freeze_suite(benchmark: Benchmark, round_: Round) -> Round:
         sets.append(test_set.TrainingSetData(name, X, y))
     promoted = sorted(set(Target.objects.filter(benchmark=benchmark, promoted_round__isnull=False)
                           .values_list("item_id", flat=True)))
+    # Promoted created items are not in the pool: their features travel with the ratchet (novelty).
+    promoted = [i for i in promoted if i in problem.index]   # a created item whose features no longer fit: left out
+    created = {i: problem.X[problem.index[i]] for i in promoted if problem.is_created(i)}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(zipfile.ZipInfo(test_set.RATCHET_PATH, date_time=(2020, 1, 1, 0, 0, 0)),
-                         test_set.ratchet_bytes(sets, promoted))
+                         test_set.ratchet_bytes(sets, promoted, created))
     old = [r.ratchet_artifact_id for r in benchmark.verification_rounds.exclude(ratchet_artifact=None)]
     artifact = create_artifact(benchmark, DatasetArtifact.Visibility.HIDDEN,
                                f"{benchmark.slug}-ratchet-round-{round_.number}.zip", buffer.getvalue())

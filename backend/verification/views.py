@@ -2,13 +2,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges import services as challenge_services
 
-from . import selectors, services
+from . import creation, selectors, services
 
 
 def _require_annotator(user) -> None:
@@ -138,3 +139,30 @@ def _people_page(request, challenge, status: int = 200):
         "verifications": selectors.verifications_by_annotator(challenge),
         "benchmarks": [b for b in challenge.benchmarks.all() if services.is_test_set(b)],
     }, status=status)
+
+
+# --- created items (model-in-the-loop) ----------------------------------------------------------------
+
+@login_required
+def create_page(request, slug: str, benchmark: str):
+    """The page where a participant creates an item, asks the models and submits it."""
+    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    return render(request, "verification/create.html", selectors.creation_context(request.user, benchmark))
+
+
+@login_required
+def created_raw(request, slug: str, benchmark: str, number: int):
+    """A created item's raw form, for its creator, the challenge's annotators and organizers only (404
+    for everyone else). Never cached by a shared cache, never rendered as anything but its own type."""
+    benchmark = selectors.get_test_set_benchmark(request.user, slug, benchmark)
+    item = creation.raw_item_for(request.user, benchmark, number)
+    if item.kind == item.Kind.TEXT:
+        response = HttpResponse(item.text, content_type="text/plain; charset=utf-8")
+    else:
+        if not item.raw_file:
+            raise Http404("No such item.")
+        response = FileResponse(item.raw_file.open("rb"), content_type=item.content_type)
+    response["Content-Disposition"] = f'inline; filename="{item.item_id}"'
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -65,12 +65,47 @@ class TestSetProblem:
     existing_X: np.ndarray | None    # hidden: existing test items (+ promoted pool items)
     ratchet: list[TrainingSetData]   # hidden: extra training sets frozen by the platform
     promoted_ids: list[str]          # pool items already promoted into a test set
+    # Items participants created (model-in-the-loop): rows after ``n_pool`` in ids/X/display, added
+    # by ``with_items``; ``base`` is the problem without them (its predictions matrix is reused).
+    base: "TestSetProblem | None" = dataclasses.field(default=None, repr=False)
     _predictions: dict = dataclasses.field(default_factory=dict, repr=False)
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     @property
     def dim(self) -> int:
         return int(self.X.shape[1])
+
+    @property
+    def n_pool(self) -> int:
+        """Rows of the candidate pool; rows after them are created items."""
+        return len(self.base.ids) if self.base is not None else len(self.ids)
+
+    @property
+    def pool(self) -> "TestSetProblem":
+        """The problem without created items (what the pool browser lists)."""
+        return self.base if self.base is not None else self
+
+    def is_created(self, item_id: str) -> bool:
+        return self.index[item_id] >= self.n_pool
+
+    def with_items(self, ids: Sequence[str], X: np.ndarray, display: Sequence[str]) -> "TestSetProblem":
+        """A copy with created items appended (their ids, feature rows and display: the text, or "" when
+        the platform serves the raw file itself). The pool, reference set and hidden data are shared."""
+        pool = self.pool
+        X = np.asarray(X, dtype=np.float32).reshape(len(ids), -1) if len(ids) else np.zeros((0, pool.dim), np.float32)
+        if X.shape[1] != pool.dim:
+            raise DataError(f"created items have {X.shape[1]}-d features, the pool is {pool.dim}-d")
+        if len(display) != len(ids):
+            raise DataError("created items: one display value per item")
+        index = dict(pool.index)
+        for k, item_id in enumerate(ids):
+            if item_id in index:
+                raise DataError(f"created item id {shorten(item_id)} is already a pool or created item id")
+            index[item_id] = len(pool.ids) + k
+        existing = pool.existing_X
+        return dataclasses.replace(pool, ids=list(pool.ids) + list(ids), index=index, X=np.vstack([pool.X, X]),
+                                   display=list(pool.display) + list(display), existing_X=existing, base=pool,
+                                   _predictions={}, _lock=threading.Lock())
 
     def label_index(self, name: str) -> int:
         return self.class_names.index(name)
@@ -159,6 +194,12 @@ def problem_predictions(problem: TestSetProblem, config: Mapping[str, Any],
     computed is reused: training the suite takes seconds, its predictions are a few kilobytes.
     """
     key = predictions_key(config)
+    if problem.base is not None:
+        with problem._lock:
+            if key not in problem._predictions:
+                problem._predictions[key] = _with_created_rows(problem, problem_predictions(problem.base, config, store),
+                                                               config)
+            return problem._predictions[key]
     with problem._lock:
         if key not in problem._predictions:
             shared = store.get(key) if store is not None else None
@@ -175,6 +216,31 @@ def problem_predictions(problem: TestSetProblem, config: Mapping[str, Any],
                     store.set(key, {"members": predictions.members, "matrix": predictions.matrix.astype(np.int16)})
             problem._predictions[key] = predictions
         return problem._predictions[key]
+
+
+def _with_created_rows(problem: TestSetProblem, pool: SuitePredictions, config: Mapping[str, Any]) -> SuitePredictions:
+    """The pool's matrix plus the suite's answers for the created rows: the same members trained on the
+    same data with the same seeds (fitting does not depend on what is predicted), predicting new rows."""
+    n_pool = problem.n_pool
+    if len(problem.ids) == n_pool:
+        return SuitePredictions(pool.members, pool.class_names, problem.index, pool.matrix)
+    created = created_suite_rows(problem.base, problem.X[n_pool:], config)
+    if created.shape[1] != len(pool.members):
+        raise DataError(f"the suite has {len(pool.members)} members but {created.shape[1]} answered the created items")
+    return SuitePredictions(pool.members, pool.class_names, problem.index, np.vstack([pool.matrix, created]))
+
+
+def created_suite_rows(pool: TestSetProblem, X: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
+    """(n, members) class indices the suite of ``config`` (with the pool problem's ratchet) predicts for
+    new feature rows, members in ``model_suite_predictions``'s order."""
+    from ..live_suite import LiveSuite  # noqa: PLC0415 - live_suite imports this module
+
+    key = ("live", predictions_key(config))
+    with pool._lock:   # fitted once per loaded pool problem; the next created item is predicted in milliseconds
+        if key not in pool._predictions:
+            pool._predictions[key] = LiveSuite.from_config(pool, config)
+        suite = pool._predictions[key]
+    return suite.predict_matrix(np.asarray(X, dtype=np.float32))
 
 
 def fooling_items(predictions: SuitePredictions, proposals: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -217,7 +283,7 @@ def oracle_verdicts(problem: TestSetProblem, proposals: Iterable[tuple[str, str]
     if problem.true_labels is None:
         raise DataError("the hidden reference labels (hidden/pool_labels.parquet) are not available")
     return {(item, label): problem.class_names[int(problem.true_labels[problem.index[item]])] == label
-            for item, label in proposals}
+            for item, label in proposals if problem.index.get(item, len(problem.ids)) < len(problem.true_labels)}  # created: none
 
 
 def score_training_set_on_items(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
@@ -269,12 +335,19 @@ def write_data_dir(out_dir: Path, *, class_names: Sequence[str], pool_ids: Seque
     return out_dir
 
 
-def ratchet_bytes(training_sets: Sequence[TrainingSetData], promoted_ids: Sequence[str] = ()) -> bytes:
-    """The content of ``hidden/ratchet.npz``: the extra training sets and the promoted pool ids."""
+def ratchet_bytes(training_sets: Sequence[TrainingSetData], promoted_ids: Sequence[str] = (),
+                  promoted_created: Mapping[str, np.ndarray] | None = None) -> bytes:
+    """The content of ``hidden/ratchet.npz``: the extra training sets and the promoted pool ids. Promoted
+    *created* items (not in the pool) are listed in ``promoted_ids`` too, with their features in
+    ``created_ids`` / ``created_X``, so novelty counts them as existing test data offline as well."""
+    created = dict(promoted_created or {})
     arrays: dict[str, np.ndarray] = {
         "names": np.asarray(json.dumps([t.name for t in training_sets])),
         "promoted_ids": np.asarray(json.dumps(list(promoted_ids))),
     }
+    if created:
+        arrays["created_ids"] = np.asarray(json.dumps(sorted(created)))
+        arrays["created_X"] = np.stack([np.asarray(created[k], dtype=np.float32) for k in sorted(created)])
     for k, t in enumerate(training_sets):
         arrays[f"X_{k}"] = np.ascontiguousarray(t.X, dtype=np.float32)
         arrays[f"y_{k}"] = np.asarray(t.y, dtype=np.int64)
@@ -287,24 +360,30 @@ def ratchet_bytes(training_sets: Sequence[TrainingSetData], promoted_ids: Sequen
     return buffer.getvalue()
 
 
-def _read_ratchet(path: Path, dim: int, n_classes: int, index: dict[str, int]) -> tuple[list[TrainingSetData], list[str]]:
+def _read_ratchet(path: Path, dim: int, n_classes: int,
+                  index: dict[str, int]) -> tuple[list[TrainingSetData], list[str], dict[str, np.ndarray]]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = json.loads(str(archive["names"]))
             promoted = json.loads(str(archive["promoted_ids"]))
             sets = [TrainingSetData(name, archive[f"X_{k}"].astype(np.float32), archive[f"y_{k}"].astype(np.int64))
                     for k, name in enumerate(names)]
+            created_ids = json.loads(str(archive["created_ids"])) if "created_ids" in archive.files else []
+            created_X = archive["created_X"].astype(np.float32) if created_ids else np.zeros((0, dim), np.float32)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(f"{RATCHET_PATH}: not a readable ratchet file ({error})") from None
+    if created_X.shape != (len(created_ids), dim):
+        raise DataError(f"{RATCHET_PATH}: created items have shape {created_X.shape}, expected ({len(created_ids)}, {dim})")
+    created = dict(zip(created_ids, created_X))
     for t in sets:
         if t.X.ndim != 2 or t.X.shape[1] != dim or t.y.shape != (len(t.X),):
             raise DataError(f"{RATCHET_PATH}: training set {t.name!r} has shape {t.X.shape}, expected (m, {dim})")
         if len(t.y) and (t.y.min() < 0 or t.y.max() >= n_classes):
             raise DataError(f"{RATCHET_PATH}: training set {t.name!r} has labels outside 0..{n_classes - 1}")
-    unknown = [i for i in promoted if i not in index]
+    unknown = [i for i in promoted if i not in index and i not in created]
     if unknown:
         raise DataError(f"{RATCHET_PATH}: promoted ids not in the pool: {format_items(unknown)}")
-    return sets, promoted
+    return sets, promoted, created
 
 
 def display_data_url(problem: TestSetProblem, item_id: str) -> str:
@@ -395,11 +474,11 @@ class TestSetCreation(BenchmarkType):
             if len(existing) and existing.shape[1] != X.shape[1]:
                 raise DataError(f"existing_test.parquet has {existing.shape[1]} dims, pool.parquet {X.shape[1]}")
 
-        ratchet, promoted = [], []
+        ratchet, promoted, created = [], [], {}
         if (data_dir / RATCHET_PATH).is_file():
-            ratchet, promoted = _read_ratchet(data_dir / RATCHET_PATH, X.shape[1], len(class_names), index)
+            ratchet, promoted, created = _read_ratchet(data_dir / RATCHET_PATH, X.shape[1], len(class_names), index)
         if promoted:
-            extra = X[[index[i] for i in promoted]]
+            extra = np.stack([X[index[i]] if i in index else created[i] for i in promoted])
             existing = extra if existing is None or len(existing) == 0 else np.vstack([existing, extra])
         return TestSetProblem(list(class_names), display_kind, ids, index, X, display, reference_X, reference_y,
                               true_labels, existing, ratchet, promoted)

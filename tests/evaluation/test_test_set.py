@@ -226,3 +226,46 @@ def test_offline_cli_scores_a_csv(data_dir, tmp_path, problem):
                           "--submission", str(csv_file(tmp_path, [("zzz", "circle")], name="bad.csv"))],
                          capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "unknown item_id 'zzz'" in bad.stderr
+
+
+# --- created items (appended by the platform) ---------------------------------------------------------
+
+def test_created_items_join_a_copy_of_the_problem_and_get_the_suites_answers(problem, truth):
+    config = BENCH.config()
+    X_new = problem.X[:3] + np.float32(0.05)
+    extended = problem.with_items(["created-1", "created-2", "created-3"], X_new, ["", "", ""])
+    assert extended.n_pool == len(problem.ids) and extended.pool is problem and len(extended.ids) == len(problem.ids) + 3
+    assert extended.is_created("created-2") and not extended.is_created(problem.ids[0])
+    assert "created-1" not in problem.index and extended.base is problem     # the cached pool problem is untouched
+    predictions = ts.problem_predictions(extended, config)
+    pool = ts.problem_predictions(problem, config)
+    assert np.array_equal(predictions.matrix[: len(problem.ids)], pool.matrix)
+    # The created rows are what the same members, trained the same way, predict for them.
+    whole = ts.model_suite_predictions(extended, suite=config["suite"], ratchet_suite=config["ratchet_suite"],
+                                       seed=config["seed"])
+    assert np.array_equal(predictions.matrix, whole.matrix)
+    label = predictions.class_names[int(predictions.matrix[extended.index["created-1"]][0])]
+    # Proposable, scored and novel like pool items; the oracle knows no label for them.
+    solution = ts.TestSetSolution(ts.check_proposals(extended, [("item 1", "created-1", label)], config, "set"), "set")
+    result = BENCH.evaluate(extended, solution, config)
+    assert result.details["items"][0]["item_id"] == "created-1" and result.details["items"][0]["novelty"] is not None
+    assert ts.oracle_verdicts(extended, [("created-1", label)]) == {}
+    with pytest.raises(DataError, match="already a pool or created item id"):
+        extended.with_items([problem.ids[0]], X_new[:1], [""])
+    with pytest.raises(DataError, match="features"):
+        problem.with_items(["created-9"], np.zeros((1, problem.dim + 1), np.float32), [""])
+
+
+def test_a_promoted_created_item_travels_in_the_ratchet_with_its_features(data_dir, tmp_path, problem):
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    features = problem.X[4] + np.float32(0.1)
+    (copy / ts.RATCHET_PATH).write_bytes(ts.ratchet_bytes([], [problem.ids[0], "created-7"], {"created-7": features}))
+    loaded = BENCH.load_problem(copy, BENCH.config())
+    assert loaded.promoted_ids == [problem.ids[0], "created-7"] and "created-7" not in loaded.index
+    assert any(np.allclose(row, features) for row in loaded.existing_X)          # existing test data for novelty
+    extended = loaded.with_items(["created-7"], features[None, :], [""])
+    assert ts.novelty(extended, ["created-7"])["created-7"] == pytest.approx(0.0, abs=1e-6)
+    (copy / ts.RATCHET_PATH).write_bytes(ts.ratchet_bytes([], ["created-8"]))   # promoted, features missing
+    with pytest.raises(DataError, match="promoted ids not in the pool"):
+        BENCH.load_problem(copy, BENCH.config())

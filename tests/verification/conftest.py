@@ -75,7 +75,7 @@ def propose(user, benchmark, rows, *, team=None):
 
 
 def predictions(benchmark):
-    problem = submission_services.load_benchmark_problem(benchmark)
+    problem = submission_services.load_benchmark_problem(benchmark).pool   # the candidate pool (no created items)
     return test_set.problem_predictions(problem, benchmark.effective_config)
 
 
