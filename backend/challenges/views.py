@@ -142,9 +142,10 @@ def public_data(request, slug: str, benchmark: str):
     return public_data_response(selectors.get_visible_benchmark(request.user, slug, benchmark))
 
 
-@login_required
 def croissant_json(request, slug: str, benchmark: str):
-    """The MLCommons Croissant description of the public download (the same visibility as the data)."""
+    """The MLCommons Croissant description of the public download, for anyone who may see the benchmark
+    page (no sign-in: dataset search engines read it; it names and describes public files only, while
+    the files themselves still need a signed-in participant)."""
     benchmark = selectors.get_visible_benchmark(request.user, slug, benchmark)
     try:
         content = services.croissant_json(benchmark)

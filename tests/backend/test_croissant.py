@@ -44,15 +44,21 @@ def test_public_download_carries_valid_croissant_without_hidden_files(client, us
 
 
 def test_croissant_url_follows_the_download_rules(client, users, speech_challenge):
-    assert client.get(URL).status_code == 302  # anonymous: to the sign-in page, like data.zip
-    client.force_login(users["alice"])
+    # Anonymous visitors (and dataset search engines) read the metadata of a published challenge's
+    # public data from the page's link; the data itself still needs a sign-in.
     page = client.get("/challenges/kws/en-25/").content.decode()
     assert 'href="/challenges/kws/en-25/croissant.json"' in page
+    anonymous = client.get(URL)
+    assert anonymous.status_code == 200 and anonymous["Content-Type"] == "application/ld+json"
+    assert client.get("/challenges/kws/en-25/data.zip").status_code == 302
+    client.force_login(users["alice"])
     response = client.get(URL)
-    assert response.status_code == 200 and response["Content-Type"] == "application/ld+json"
+    assert response.status_code == 200 and response.content == anonymous.content
     assert response.content == _download(client).read("croissant.json")
     Challenge.objects.filter(pk=speech_challenge.pk).update(status=Challenge.Status.DRAFT)
     assert client.get(URL).status_code == 404
+    client.logout()
+    assert client.get(URL).status_code == 404  # a draft's metadata is no one's but its organizers'
     client.force_login(users["organizer"])
     assert client.get(URL).status_code == 200
     assert client.get("/challenges/kws/nope/croissant.json").status_code == 404
