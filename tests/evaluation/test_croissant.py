@@ -52,6 +52,7 @@ def test_metadata_is_valid_croissant_of_the_public_files_only(slug, layout_dirs)
 
     dataset = mlc.Dataset(jsonld=copy.deepcopy(metadata))  # raises on any validation error
     assert not dataset.metadata.ctx.issues.errors
+    assert not dataset.metadata.ctx.issues.warnings, dataset.metadata.ctx.issues.report()
 
     files = _files(data_dir)
     hidden = [f for f in files if benchmark_type.is_hidden(f)]
