@@ -37,8 +37,9 @@ COMMAND = ".venv/bin/python benchmarks/baseline_table.py"
 CONFIGS: dict[str, list[tuple[str, dict]]] = {
     "speech-selection": [("train_size 25", {"train_size": 25}), ("train_size 60", {"train_size": 60})],
     "vision-selection": [("", {})],
-    # the demo's model (DataPerf's torch classifier) first; k-NN is the library's fast offline stand-in
-    "debugging": [("model dataperf-torch (demo)", {"model": "dataperf-torch"}), ("model knn (fast stand-in)", {})],
+    # DataPerf's torch classifier (the type's default and the demo's) first; k-NN is a selectable fast stand-in
+    "debugging": [("model dataperf-torch (demo)", {"model": "dataperf-torch"}),
+                  ("model knn (fast stand-in)", {"model": "knn"})],
     "valuation": [("", {})],
     "slicing": [("", {})],
     "training-set": [("", {})],

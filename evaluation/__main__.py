@@ -23,16 +23,19 @@ from .base import EvaluationError, SubmissionError
 from .submission_io import clip
 
 
-def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, defaults: dict, helps: dict | None = None) -> None:
     for key, default in defaults.items():
         flag = "--" + key.replace("_", "-")
+        text = (helps or {}).get(key)
         if isinstance(default, bool):
-            parser.add_argument(flag, dest=key, type=lambda v: v.lower() in ("1", "true", "yes"), default=None)
+            parser.add_argument(flag, dest=key, type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
+                                help=f"{text or 'true or false'} (default: {str(default).lower()})")
         elif isinstance(default, (int, float, str)):
-            parser.add_argument(flag, dest=key, type=type(default), default=None)
+            parser.add_argument(flag, dest=key, type=type(default), default=None,
+                                help=f"{text + ' ' if text else ''}(default: {default})")
         elif isinstance(default, list):
             parser.add_argument(flag, dest=key, type=lambda v: [s for s in v.split(",") if s], default=None,
-                                help="comma-separated list")
+                                help=text or "comma-separated list")
 
 
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -66,7 +69,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
             typed.add_argument("--json", action="store_true", help="print the result as JSON")
             typed.add_argument("--environment", choices=environments.names(), default=None,
                                help="run in this pinned evaluation environment (default: this interpreter)")
-            _add_config_options(typed, benchmark.default_config)
+            _add_config_options(typed, benchmark.default_config, benchmark.config_help)
     return parser
 
 

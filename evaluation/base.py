@@ -95,6 +95,8 @@ class BenchmarkType:
     private_detail_keys: ClassVar[tuple[str, ...]] = ()
     # Default ``config`` values; the organizer may override them per benchmark.
     default_config: ClassVar[dict[str, Any]] = {}
+    # One line per config key that needs explaining (the CLI's --help shows it with the default).
+    config_help: ClassVar[dict[str, str]] = {}
 
     def config(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         merged = dict(self.default_config)
