@@ -115,6 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         only = ""
     args = _build_parser(only).parse_args(argv)
     environment = getattr(args, "environment", None)
+    if environment:
+        # refused before starting the environment's interpreter: it could only fail later
+        benchmark = registry.get(args.type)
+        try:
+            config = benchmark.config({k: getattr(args, k) for k in benchmark.default_config
+                                       if getattr(args, k, None) is not None})
+        except EvaluationError as error:
+            print(f"error: {clip(str(error), 600)}", file=sys.stderr)
+            return 2
+        problem = environments.incompatibility(environment, benchmark, config)
+        if problem:
+            print(f"error: --environment: {problem}", file=sys.stderr)
+            return 2
     if environment and environment != environments.running_environment() \
             and not environments.get(environment).is_current:
         return _run_in_environment(environment, argv)

@@ -109,6 +109,12 @@ class BenchmarkType:
     def is_hidden(self, relative_path: str) -> bool:
         return any(fnmatch.fnmatch(relative_path, pattern) for pattern in self.hidden_patterns)
 
+    def required_libraries(self, config: dict[str, Any]) -> dict[str, str]:
+        """Distributions beyond the ones every environment has (numpy, scipy, scikit-learn, pandas,
+        pyarrow) that scoring with ``config`` needs -> a phrase saying what needs it and the way out.
+        Lets a benchmark be refused a pinned environment that lacks them (evaluation.environments)."""
+        return {}
+
     def metrics_for(self, config: dict[str, Any]) -> tuple[Metric, ...]:
         """The metrics a benchmark with this config reports (types with per-task columns override)."""
         return self.metrics

@@ -509,6 +509,12 @@ class Debugging(BenchmarkType):
         "torch_threads": f"torch threads of the {TORCH_MODEL} model (same numbers)",
     }
 
+    def required_libraries(self, config: dict[str, Any]) -> dict[str, str]:
+        if config.get("model") == TORCH_MODEL:
+            return {"torch": f"its model {TORCH_MODEL} (DataPerf's own); keep it in an environment with torch "
+                             "(current), or set model to knn (the fast stand-in), logreg or random_forest"}
+        return {}
+
     def load_problem(self, data_dir: Path, config: dict[str, Any]) -> DebugProblem:
         data_dir = Path(data_dir)
         found: dict[str, Path] = {}

@@ -178,3 +178,25 @@ def test_offline_provenance_lists_the_recorded_libraries():
     record = environments.provenance()
     assert set(record) == {"environment", "evaluator", "python", "scikit-learn", "numpy", "scipy", "torch"}
     assert record["environment"] == "current" and record["scikit-learn"] == "1.8.0"
+
+
+def test_the_cli_refuses_the_torch_model_in_the_2023_environment_at_once(tmp_path):
+    """No torch there: refused before the environment's interpreter starts (no build needed to say so)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluation", "score", "debugging", "--data", str(tmp_path), "--submission",
+         str(tmp_path / "r.txt"), "--environment", PINNED], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=_single_threaded_env({"DATAPERF_ENVIRONMENTS_DIR": str(tmp_path / "none")}))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "the dataperf-2023 environment has no torch, which this debugging benchmark needs for its model " \
+           "dataperf-torch" in done.stderr and "not built" not in done.stderr
+
+
+def test_environments_know_what_a_config_needs():
+    from evaluation.benchmarks.debugging import Debugging
+
+    bench = Debugging()
+    assert environments.get(PINNED).provides("scikit-learn") and not environments.get(PINNED).provides("torch")
+    assert environments.get("current").provides("torch")   # requirements.txt
+    assert "has no torch" in environments.incompatibility(PINNED, bench, bench.config({}))
+    assert environments.incompatibility(PINNED, bench, bench.config({"model": "knn"})) is None
+    assert environments.incompatibility("current", bench, bench.config({})) is None
