@@ -317,8 +317,8 @@ IDEAS = {
                                      "\\|A\\| + novelty x \\|B_k\\|",
     ("valuation", "data-quality"): "data-quality signals (label noise seen in the published samples, redundancy, "
                                    "novelty, class make-up) in a per-class learning curve of the scorer's model",
-    ("slicing", "random"): "as many random rows as the model has errors, in 5 random slices",
-    ("slicing", "error-clusters"): "k-means (5) of the misclassified rows' embeddings",
+    ("slicing", "random"): "`max_slices` (10) columns of uniform random scores",
+    ("slicing", "error-clusters"): "k-means (10) of the model's errors in embedding x label x prediction space",
     ("slicing", "domino"): "Domino-style error-aware Gaussian mixture over embedding + label + prediction "
                            "(Eyuboglu et al. 2022)",
     ("training-set", "random"): "random pool subset within the cap, given labels",
