@@ -37,8 +37,9 @@ COMMAND = ".venv/bin/python benchmarks/baseline_table.py"
 CONFIGS: dict[str, list[tuple[str, dict]]] = {
     "speech-selection": [("train_size 25", {"train_size": 25}), ("train_size 60", {"train_size": 60})],
     "vision-selection": [("", {})],
-    # the demo's model (DataPerf's torch classifier) first; k-NN is the library's fast offline stand-in
-    "debugging": [("model dataperf-torch (demo)", {"model": "dataperf-torch"}), ("model knn (fast stand-in)", {})],
+    # DataPerf's torch classifier (the type's default and the demo's) first; k-NN is a selectable fast stand-in
+    "debugging": [("model dataperf-torch (demo)", {"model": "dataperf-torch"}),
+                  ("model knn (fast stand-in)", {"model": "knn"})],
     "valuation": [("", {})],
     "slicing": [("", {})],
     "training-set": [("", {})],
@@ -316,8 +317,8 @@ IDEAS = {
                                      "\\|A\\| + novelty x \\|B_k\\|",
     ("valuation", "data-quality"): "data-quality signals (label noise seen in the published samples, redundancy, "
                                    "novelty, class make-up) in a per-class learning curve of the scorer's model",
-    ("slicing", "random"): "as many random rows as the model has errors, in 5 random slices",
-    ("slicing", "error-clusters"): "k-means (5) of the misclassified rows' embeddings",
+    ("slicing", "random"): "`max_slices` (10) columns of uniform random scores",
+    ("slicing", "error-clusters"): "k-means (10) of the model's errors in embedding x label x prediction space",
     ("slicing", "domino"): "Domino-style error-aware Gaussian mixture over embedding + label + prediction "
                            "(Eyuboglu et al. 2022)",
     ("training-set", "random"): "random pool subset within the cap, given labels",

@@ -23,16 +23,19 @@ from .base import EvaluationError, SubmissionError
 from .submission_io import clip
 
 
-def _add_config_options(parser: argparse.ArgumentParser, defaults: dict) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, defaults: dict, helps: dict | None = None) -> None:
     for key, default in defaults.items():
         flag = "--" + key.replace("_", "-")
+        text = (helps or {}).get(key)
         if isinstance(default, bool):
-            parser.add_argument(flag, dest=key, type=lambda v: v.lower() in ("1", "true", "yes"), default=None)
+            parser.add_argument(flag, dest=key, type=lambda v: v.lower() in ("1", "true", "yes"), default=None,
+                                help=f"{text or 'true or false'} (default: {str(default).lower()})")
         elif isinstance(default, (int, float, str)):
-            parser.add_argument(flag, dest=key, type=type(default), default=None)
+            parser.add_argument(flag, dest=key, type=type(default), default=None,
+                                help=f"{text + ' ' if text else ''}(default: {default})")
         elif isinstance(default, list):
             parser.add_argument(flag, dest=key, type=lambda v: [s for s in v.split(",") if s], default=None,
-                                help="comma-separated list")
+                                help=text or "comma-separated list")
 
 
 def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -66,7 +69,7 @@ def _build_parser(only: str | None = None) -> argparse.ArgumentParser:
             typed.add_argument("--json", action="store_true", help="print the result as JSON")
             typed.add_argument("--environment", choices=environments.names(), default=None,
                                help="run in this pinned evaluation environment (default: this interpreter)")
-            _add_config_options(typed, benchmark.default_config)
+            _add_config_options(typed, benchmark.default_config, benchmark.config_help)
     return parser
 
 
@@ -112,6 +115,19 @@ def main(argv: list[str] | None = None) -> int:
         only = ""
     args = _build_parser(only).parse_args(argv)
     environment = getattr(args, "environment", None)
+    if environment:
+        # refused before starting the environment's interpreter: it could only fail later
+        benchmark = registry.get(args.type)
+        try:
+            config = benchmark.config({k: getattr(args, k) for k in benchmark.default_config
+                                       if getattr(args, k, None) is not None})
+        except EvaluationError as error:
+            print(f"error: {clip(str(error), 600)}", file=sys.stderr)
+            return 2
+        problem = environments.incompatibility(environment, benchmark, config)
+        if problem:
+            print(f"error: --environment: {problem}", file=sys.stderr)
+            return 2
     if environment and environment != environments.running_environment() \
             and not environments.get(environment).is_current:
         return _run_in_environment(environment, argv)

@@ -95,6 +95,8 @@ class BenchmarkType:
     private_detail_keys: ClassVar[tuple[str, ...]] = ()
     # Default ``config`` values; the organizer may override them per benchmark.
     default_config: ClassVar[dict[str, Any]] = {}
+    # One line per config key that needs explaining (the CLI's --help shows it with the default).
+    config_help: ClassVar[dict[str, str]] = {}
 
     def config(self, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         merged = dict(self.default_config)
@@ -106,6 +108,12 @@ class BenchmarkType:
 
     def is_hidden(self, relative_path: str) -> bool:
         return any(fnmatch.fnmatch(relative_path, pattern) for pattern in self.hidden_patterns)
+
+    def required_libraries(self, config: dict[str, Any]) -> dict[str, str]:
+        """Distributions beyond the ones every environment has (numpy, scipy, scikit-learn, pandas,
+        pyarrow) that scoring with ``config`` needs -> a phrase saying what needs it and the way out.
+        Lets a benchmark be refused a pinned environment that lacks them (evaluation.environments)."""
+        return {}
 
     def metrics_for(self, config: dict[str, Any]) -> tuple[Metric, ...]:
         """The metrics a benchmark with this config reports (types with per-task columns override)."""

@@ -49,6 +49,13 @@ class Environment:
     def is_current(self) -> bool:
         return self.name == CURRENT
 
+    def provides(self, distribution: str) -> bool:
+        """Whether scoring here can import ``distribution``: ``current`` has requirements.txt (torch
+        included); a pinned environment has exactly its pins."""
+        if self.is_current:
+            return True
+        return any(pin.split("==")[0].strip().lower() == distribution.lower() for pin in self.requirements)
+
     @property
     def fingerprint(self) -> str:
         """Identifies the pinned contents; a built environment with another fingerprint is rebuilt."""
@@ -94,6 +101,18 @@ def get(name: str) -> Environment:
         return ENVIRONMENTS[name]
     except KeyError:
         raise EnvironmentUnavailable(f"unknown evaluation environment {name!r}; known: {', '.join(ENVIRONMENTS)}") from None
+
+
+def incompatibility(name: str, benchmark_type, config: dict) -> str | None:
+    """A sentence saying why a benchmark of ``benchmark_type`` with ``config`` cannot be scored in the
+    environment ``name`` (a library it needs is not installed there), or None. Checked when an
+    organizer pins or re-scores, so the benchmark is refused at once instead of failing every submission."""
+    env = get(name)
+    missing = {dist: why for dist, why in benchmark_type.required_libraries(config).items() if not env.provides(dist)}
+    if not missing:
+        return None
+    return "; ".join(f"the {name} environment has no {dist}, which this {benchmark_type.slug} benchmark needs for {why}"
+                     for dist, why in missing.items())
 
 
 def environments_dir() -> Path:

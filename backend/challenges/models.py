@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -123,6 +124,27 @@ class Benchmark(models.Model):
     @property
     def benchmark_type(self) -> evaluation.BenchmarkType:
         return evaluation.get(self.type_slug)
+
+    def environment_problem(self) -> str | None:
+        """Why this benchmark's config cannot be scored in its environment (a library it needs is not
+        there, e.g. torch in dataperf-2023), or None."""
+        return evaluation_environments.incompatibility(self.environment, self.benchmark_type, self.effective_config)
+
+    def clean(self):
+        # The admin form: refuse a pin every submission would fail in, with the reason, at once.
+        # Errors are the form's own (not a field's): the challenge page's inline has neither field.
+        super().clean()
+        if self.type_slug not in {t.slug for t in evaluation.all_types()}:
+            return  # the type field reports it
+        if not isinstance(self.config, dict):
+            raise ValidationError('Config: a JSON object of overrides of the type\'s defaults, e.g. {"model": "knn"}.')
+        try:
+            self.effective_config
+        except evaluation.EvaluationError as error:
+            raise ValidationError(f"Config: {error}.") from None
+        problem = self.environment_problem()
+        if problem:
+            raise ValidationError(f"Environment: {problem}.")
 
     @property
     def effective_config(self) -> dict:

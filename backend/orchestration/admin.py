@@ -14,7 +14,11 @@ SubmissionAdmin.actions = [*SubmissionAdmin.actions, reverify_code]
 @admin.action(description="Re-score scored submissions (after an environment or data change)")
 def rescore_benchmarks(modeladmin, request, queryset):
     for benchmark in queryset:
-        count = services.rescore_benchmark(benchmark, by=request.user)
+        try:
+            count = services.rescore_benchmark(benchmark, by=request.user)
+        except services.SubmissionRejected as error:
+            modeladmin.message_user(request, error.message, messages.ERROR)
+            continue
         modeladmin.message_user(
             request, f"{benchmark}: queued {count} scored submission(s) again, to be scored in the "
                      f"{benchmark.environment} environment.", messages.SUCCESS)

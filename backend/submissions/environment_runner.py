@@ -104,6 +104,10 @@ def score(submission: Submission, token: str, directory: Path, progress: Callabl
     except environments.EnvironmentUnavailable as error:
         services.fail_evaluation(submission.pk, token, f"this benchmark cannot be scored yet: {error}")
         return
+    problem = benchmark.environment_problem()  # pinned outside the admin (shell, data migration)
+    if problem:
+        services.fail_evaluation(submission.pk, token, f"this benchmark cannot be scored yet: {problem}")
+        return
     data_dir = materialize_benchmark_data(benchmark)
     path = services.local_copy(submission, directory)
     command = environments.evaluation_command(name, [

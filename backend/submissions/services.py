@@ -650,7 +650,11 @@ def rerun_submission(submission: Submission, *, by: User) -> Submission:
 
 def rescore_benchmark(benchmark: Benchmark, *, by: User) -> int:
     """Re-queue every scored submission of a benchmark (after its evaluation environment or data
-    changed), so its leaderboard is recomputed in one environment. Returns how many."""
+    changed), so its leaderboard is recomputed in one environment. Returns how many. Refused, before
+    anything is queued, when the benchmark's environment lacks a library its config needs."""
+    problem = benchmark.environment_problem()
+    if problem:
+        raise SubmissionRejected("environment", f"{benchmark}: {problem}; nothing was re-queued")
     with transaction.atomic():
         rescored = 0
         for scored in Submission.objects.filter(benchmark=benchmark, status=S.SCORED).order_by("pk"):

@@ -48,7 +48,8 @@ def test_debugging_tasks_fan_out_and_curves_follow(users, tmp_path, worker):
     data_dir = synthetic.write_debugging_data(tmp_path / "data", tasks=("t1", "t2", "t3"), seed=4)
     path = synthetic.debugging_submission(data_dir, tmp_path / "ranking", seed=4)
     challenge = make_challenge(users["organizer"], slug="dbg")
-    benchmark = add_benchmark(challenge, "debugging", data_dir, slug="b")
+    benchmark = add_benchmark(challenge, "debugging", data_dir, slug="b")   # config names no model
+    assert benchmark.data_summary["model"] == "dataperf-torch"   # DataPerf's own model by default
     # The benchmark page's facts: noisy vs clean accuracy per task, computed when the data was attached.
     assert set(benchmark.data_summary["tasks"]) == {"t1", "t2", "t3"}
     assert all(t["clean_accuracy"] > t["noisy_accuracy"] for t in benchmark.data_summary["tasks"].values())
@@ -60,6 +61,8 @@ def test_debugging_tasks_fan_out_and_curves_follow(users, tmp_path, worker):
     submission = wait_for_status(submission, {"scored", "failed"})
     assert submission.status == "scored", submission.failure_reason
     assert SubmissionPart.objects.filter(submission=submission).count() == 3
+    assert submission.details["model"] == "dataperf-torch"
+    assert {t["model"] for t in submission.details["tasks"].values()} == {"dataperf-torch"}
     assert submission.scores.get(metric="fraction_fixes").value == pytest.approx(offline_score("debugging", data_dir, path))
     import time
 

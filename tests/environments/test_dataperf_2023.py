@@ -122,6 +122,10 @@ def _test_set_submission(data, out):
     return path
 
 
+# The 2023 environment has no torch: debugging runs there only with a scikit-learn model.
+OPTIONS = {"debugging": ["--model", "knn"]}
+
+
 @pytest.mark.parametrize("type_slug", sorted(TYPES))
 def test_every_type_scores_under_the_2023_libraries(dataperf_2023, tmp_path, type_slug):
     """The evaluation library's code runs under scikit-learn 1.2.2 / numpy 1.24 / pyarrow 14 too."""
@@ -129,7 +133,8 @@ def test_every_type_scores_under_the_2023_libraries(dataperf_2023, tmp_path, typ
     submission = make_submission(data)
     done = subprocess.run(
         [sys.executable, "-m", "evaluation", "score", type_slug, "--data", str(data), "--submission", str(submission),
-         "--json", "--environment", PINNED], capture_output=True, text=True, cwd=ROOT, timeout=600,
+         "--json", "--environment", PINNED, *OPTIONS.get(type_slug, [])], capture_output=True, text=True, cwd=ROOT,
+        timeout=600,
         env=_single_threaded_env())
     assert done.returncode == 0, done.stderr[-3000:]
     payload = json.loads(done.stdout)
@@ -173,3 +178,25 @@ def test_offline_provenance_lists_the_recorded_libraries():
     record = environments.provenance()
     assert set(record) == {"environment", "evaluator", "python", "scikit-learn", "numpy", "scipy", "torch"}
     assert record["environment"] == "current" and record["scikit-learn"] == "1.8.0"
+
+
+def test_the_cli_refuses_the_torch_model_in_the_2023_environment_at_once(tmp_path):
+    """No torch there: refused before the environment's interpreter starts (no build needed to say so)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "evaluation", "score", "debugging", "--data", str(tmp_path), "--submission",
+         str(tmp_path / "r.txt"), "--environment", PINNED], capture_output=True, text=True, cwd=ROOT, timeout=120,
+        env=_single_threaded_env({"DATAPERF_ENVIRONMENTS_DIR": str(tmp_path / "none")}))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "the dataperf-2023 environment has no torch, which this debugging benchmark needs for its model " \
+           "dataperf-torch" in done.stderr and "not built" not in done.stderr
+
+
+def test_environments_know_what_a_config_needs():
+    from evaluation.benchmarks.debugging import Debugging
+
+    bench = Debugging()
+    assert environments.get(PINNED).provides("scikit-learn") and not environments.get(PINNED).provides("torch")
+    assert environments.get("current").provides("torch")   # requirements.txt
+    assert "has no torch" in environments.incompatibility(PINNED, bench, bench.config({}))
+    assert environments.incompatibility(PINNED, bench, bench.config({"model": "knn"})) is None
+    assert environments.incompatibility("current", bench, bench.config({})) is None

@@ -131,3 +131,91 @@ def test_a_damaged_file_fails_in_the_pinned_environment_with_the_validators_sent
     assert submission.failure_reason.startswith("invalid submission:") and "JSON" in submission.failure_reason
     assert "exit status 2" in submission.log and "-m evaluation score speech-selection" in submission.log
     assert submission.environment == {} and not submission.scores.exists()
+
+
+# --- a torch benchmark is refused the torch-less dataperf-2023 environment at once ------------------------
+@pytest.fixture
+def torch_debugging(speech_challenge):
+    """A debugging benchmark whose config names no model: DataPerf's torch model (the type's default)."""
+    from backend.challenges.models import Benchmark
+
+    return Benchmark.objects.create(challenge=speech_challenge, slug="cleaning", title="Cleaning",
+                                    type_slug="debugging", config={})
+
+
+def test_the_admin_refuses_to_pin_a_torch_benchmark_to_an_environment_without_torch(client, users, torch_debugging):
+    from tests.backend.test_journey_bugs import _benchmark_form
+
+    client.force_login(users["organizer"])
+    url = f"{CHANGELIST}{torch_debugging.pk}/change/"
+    response = client.post(url, {**_benchmark_form(torch_debugging, []), "environment": PINNED})
+    assert response.status_code == 200   # the form again, with the reason
+    page = response.content.decode()
+    assert "the dataperf-2023 environment has no torch, which this debugging benchmark needs for its model " \
+           "dataperf-torch" in page and "set model to knn" in page
+    torch_debugging.refresh_from_db()
+    assert torch_debugging.environment == "current"
+    # the k-NN stand-in needs scikit-learn only: that pin is accepted
+    response = client.post(url, {**_benchmark_form(torch_debugging, []), "environment": PINNED,
+                                 "config": '{"model": "knn"}'}, follow=True)
+    torch_debugging.refresh_from_db()
+    assert torch_debugging.environment == PINNED and torch_debugging.config == {"model": "knn"}
+    # switching the pinned benchmark back to the torch model is refused the same way
+    response = client.post(url, {**_benchmark_form(torch_debugging, []), "config": '{"model": "dataperf-torch"}'})
+    assert "has no torch" in response.content.decode()
+    torch_debugging.refresh_from_db()
+    assert torch_debugging.config == {"model": "knn"}
+    # and a misspelt key is named, not saved
+    response = client.post(url, {**_benchmark_form(torch_debugging, []), "config": '{"modle": "knn"}'})
+    assert "unknown config keys for debugging: modle" in response.content.decode()
+
+
+def _scored_row(benchmark, user):
+    return Submission.objects.create(phase=benchmark.challenge.phases.get(), benchmark=benchmark, user=user,
+                                     status=Submission.Status.SCORED, original_name="r.txt", sha256="0" * 64,
+                                     file="submissions/r.txt")
+
+
+def test_rescoring_a_torch_benchmark_pinned_without_torch_is_refused_before_anything_is_queued(
+        client, users, torch_debugging, django_capture_on_commit_callbacks):
+    from backend.challenges.models import Benchmark
+
+    scored = _scored_row(torch_debugging, users["alice"])
+    Benchmark.objects.filter(pk=torch_debugging.pk).update(environment=PINNED)  # pinned outside the admin
+    torch_debugging.refresh_from_db()
+    with pytest.raises(services.SubmissionRejected, match="has no torch.*nothing was re-queued"):
+        services.rescore_benchmark(torch_debugging, by=users["organizer"])
+    client.force_login(users["organizer"])
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(CHANGELIST, {"action": "rescore_benchmarks", "_selected_action": [torch_debugging.pk]},
+                               follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "the dataperf-2023 environment has no torch" in page
+    assert "queued" not in page.replace("re-queued", "")
+    assert len(_job_messages(callbacks)) == 0
+    scored.refresh_from_db()
+    assert scored.status == Submission.Status.SCORED
+
+
+def test_a_worker_fails_such_a_submission_at_once_with_the_reason(dataperf_2023, users, speech_challenge, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from backend.challenges.models import Benchmark
+    from backend.submissions import environment_runner, runner
+    from fixtures import synthetic
+    from tests.conftest import add_benchmark
+
+    data = synthetic.write_debugging_data(tmp_path / "data", tasks=("t1",), n_train=40, dim=8, seed=1)
+    benchmark = add_benchmark(speech_challenge, "debugging", data, slug="cleaning")
+    ranking = synthetic.debugging_submission(data, tmp_path / "ranking", seed=1)
+    submission = services.create_submission(user=users["alice"], benchmark=benchmark,
+                                            uploaded_file=SimpleUploadedFile(ranking.name, ranking.read_bytes()))
+    Benchmark.objects.filter(pk=benchmark.pk).update(environment=PINNED)  # pinned outside the admin
+    submission, token = services.claim_for_evaluation(submission.pk)
+    environment_runner.score(submission, token, tmp_path, lambda fraction, message: None, runner._complete)
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED
+    assert submission.failure_reason == (
+        "this benchmark cannot be scored yet: the dataperf-2023 environment has no torch, which this debugging "
+        "benchmark needs for its model dataperf-torch (DataPerf's own); keep it in an environment with torch "
+        "(current), or set model to knn (the fast stand-in), logreg or random_forest")

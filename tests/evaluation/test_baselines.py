@@ -97,7 +97,7 @@ def test_registry_covers_every_scored_type_and_modules_stand_alone():
         third_party = imported - set(__import__("sys").stdlib_module_names)
         assert not relative and third_party <= ALLOWED_IMPORTS, (type_slug, third_party, relative)
         assert len(ast.get_docstring(tree) or "") > 300, type_slug   # documented: idea and reference
-    assert full_config("debugging", {"tasks": ["x"]})["model"] == "knn"
+    assert full_config("debugging", {"tasks": ["x"]})["model"] == "dataperf-torch"   # DataPerf's own
 
 
 def test_speech_random_is_the_reference_random_selection(data_dirs):

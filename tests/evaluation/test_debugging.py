@@ -81,7 +81,7 @@ def test_knn_exact_with_vote_ties_and_three_classes(tmp_path):
     dbg.write_data_dir(tmp_path, {"multi": task})
     problem = BENCH.load_problem(tmp_path, config())
     for k in (2, 4, 6):   # even k: votes tie often
-        cfg = config(n_neighbors=k)
+        cfg = config(model="knn", n_neighbors=k)
         scorer = dbg.get_scorer(problem.tasks["multi"], cfg)
         assert isinstance(scorer, dbg.KnnScorer)
         ranking = np.random.default_rng(k).permutation(80)
@@ -91,7 +91,7 @@ def test_knn_exact_with_vote_ties_and_three_classes(tmp_path):
 def test_hand_case_target_reached_only_at_last_step(tmp_path):
     # 1-NN: each test point's nearest training row is the row it sits next to; every label is flipped.
     problem = hand_task(tmp_path, [0, 1, 2, 3], [1, 0, 1, 0], [0, 1, 0, 1], [0.1, 1.1, 2.1, 3.1], [0, 1, 0, 1])
-    cfg = config(n_neighbors=1)
+    cfg = config(model="knn", n_neighbors=1)
     result = fast_fraction(problem, "hand", [0, 1, 2, 3], cfg)
     assert result["noisy_accuracy"] == 0.0 and result["clean_accuracy"] == 1.0
     assert result["fraction_fixes"] == 0.75   # accuracies 0.25, 0.5, 0.75, 1.0; target 0.95 -> index 3
@@ -102,21 +102,21 @@ def test_hand_case_target_reached_only_at_last_step(tmp_path):
 def test_hand_case_one_fix_scores_zero(tmp_path):
     # no label is wrong: every step equals the last, so the first (0-based index 0) reaches the target
     problem = hand_task(tmp_path, [0, 1, 2, 3], [0, 1, 0, 1], [0, 1, 0, 1], [0.1, 1.1, 2.1, 3.1], [0, 1, 0, 1])
-    result = fast_fraction(problem, "hand", [3, 2, 1, 0], config(n_neighbors=1))
+    result = fast_fraction(problem, "hand", [3, 2, 1, 0], config(model="knn", n_neighbors=1))
     assert result["fraction_fixes"] == 0.0 and result["trainings"] == 0
 
 
 def test_hand_case_vote_tie_goes_to_smallest_label(tmp_path):
     # k=2: the test point at 0.4 has one neighbour of each class -> predicted 0, like scikit-learn
     problem = hand_task(tmp_path, [0, 1], [1, 1], [1, 0], [0.4], [0])
-    curve = dbg.full_curve(problem, dbg.DebugSolution({"hand": np.array([0, 1])}, {}), "hand", config(n_neighbors=2))
+    curve = dbg.full_curve(problem, dbg.DebugSolution({"hand": np.array([0, 1])}, {}), "hand", config(model="knn", n_neighbors=2))
     assert curve["accuracy"] == [0.0, 1.0]
     assert curve["fraction_fixes"] == 0.5
 
 
 def test_hand_case_single_class(tmp_path):
     problem = hand_task(tmp_path, [0, 1, 2, 3], [1, 1, 0, 0], [0, 0, 0, 0], [0.1, 2.9], [0, 0])
-    cfg = config(n_neighbors=1)
+    cfg = config(model="knn", n_neighbors=1)
     # every clean label is 0; fixing row 1 changes no prediction, fixing row 0 makes both test points right
     curve = dbg.full_curve(problem, dbg.DebugSolution({"hand": np.array([1, 0, 2, 3])}, {}), "hand", cfg)
     assert curve["accuracy"] == [0.5, 1.0, 1.0, 1.0] == dbg.plain_loop(problem, "hand", [1, 0, 2, 3], cfg)
@@ -126,14 +126,14 @@ def test_hand_case_single_class(tmp_path):
 def test_distance_tie_at_kth_neighbour_falls_back_to_refit(tmp_path):
     # rows 1 and 2 are duplicates with different labels: which one is the nearest depends on sklearn
     problem = hand_task(tmp_path, [0, 1, 1, 5], [0, 1, 0, 1], [0, 1, 1, 1], [1.2, 4.0], [1, 1])
-    cfg = config(n_neighbors=1)
+    cfg = config(model="knn", n_neighbors=1)
     assert isinstance(dbg.get_scorer(problem.tasks["hand"], cfg), dbg.RefitScorer)
     ranking = [2, 0, 1, 3]
     assert fast_fraction(problem, "hand", ranking, cfg)["fraction_fixes"] == \
         dbg.fraction_from_curve(dbg.plain_loop(problem, "hand", ranking, cfg))[0]
 
 
-def test_label_noise_hurts_default_model():
+def test_label_noise_hurts_the_knn_stand_in():
     task = dbg.synthetic_task(seed=0)
     from evaluation.models import accuracy, fit_predict
     clean = accuracy(fit_predict("knn", task["X_train"], task["clean_labels"], task["X_test"]), task["y_test"])
@@ -144,7 +144,7 @@ def test_label_noise_hurts_default_model():
 def test_evaluate_is_combine_of_tasks_and_reports_gap(two_tasks):
     data_dir, problem = two_tasks
     solution = dbg.DebugSolution({tid: rankings(t)["random"] for tid, t in problem.tasks.items()}, {})
-    cfg = config()
+    cfg = config(model="knn")   # tests combining, not the model: the fast stand-in
     seen = []
     result = BENCH.evaluate(problem, solution, cfg, lambda fraction, message: seen.append(fraction))
     parts = [BENCH.evaluate_task(problem, solution, tid, cfg) for tid in BENCH.task_ids(problem)]
@@ -159,8 +159,9 @@ def test_evaluate_is_combine_of_tasks_and_reports_gap(two_tasks):
 
 def test_oracle_beats_random(two_tasks):
     _, problem = two_tasks
-    oracle = dbg.oracle_curve(problem, "task0")
-    random = dbg.random_curve(problem, "task0", seed=1)
+    cfg = config(model="knn")   # tests the curves, not the model: the fast stand-in
+    oracle = dbg.oracle_curve(problem, "task0", cfg)
+    random = dbg.random_curve(problem, "task0", cfg, seed=1)
     assert oracle["fraction_fixes"] < random["fraction_fixes"]
     assert oracle["accuracy"][-1] == random["accuracy"][-1]   # both end on the clean training set
 
@@ -373,10 +374,59 @@ def test_torch_model_missing_is_a_clear_data_error(small, monkeypatch):
 def test_late_target_matches_plain_loop(two_tasks):
     # target_ratio 1.0 with the mislabelled rows last: the target can only be reached among the last rows
     _, problem = two_tasks
-    cfg = config(target_ratio=1.0)
+    cfg = config(model="knn", target_ratio=1.0)   # the fast stand-in: plain_loop retrains n times
     task = problem.tasks["task1"]
     ranking = rankings(task)["reversed"]
     plain = dbg.plain_loop(problem, "task1", ranking, cfg)
     fraction, index, _ = dbg.fraction_from_curve(plain, 1.0)
     assert index >= int((task.noisy == task.clean).sum())
     assert fast_fraction(problem, "task1", ranking, cfg)["fraction_fixes"] == fraction
+
+
+# --- the default model is DataPerf's ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_torch(tmp_path_factory):
+    pytest.importorskip("torch")
+    out = tmp_path_factory.mktemp("tiny-torch")
+    dbg.write_data_dir(out, {"tiny": dbg.synthetic_task(seed=5, n_train=40, n_test=60, n_val=10, dim=16)})
+    problem = BENCH.load_problem(out, config())
+    task = problem.tasks["tiny"]
+    wrong = np.flatnonzero(task.noisy != task.clean)
+    ranking = np.concatenate([wrong, np.flatnonzero(task.noisy == task.clean)])  # few trainings
+    submission = write(out / "ranking.txt", "".join(f"{row}\n" for row in ranking))
+    return out, problem, submission
+
+
+def test_a_config_without_a_model_scores_with_the_dataperf_torch_model(tiny_torch):
+    data_dir, problem, submission = tiny_torch
+    assert BENCH.default_config["model"] == "dataperf-torch" == config()["model"]
+    default = BENCH.evaluate(problem, BENCH.load_submission(problem, submission, config()), config())
+    assert default.details["model"] == "dataperf-torch"
+    assert default.details["tasks"]["tiny"]["model"] == "dataperf-torch"
+    explicit = config(model="dataperf-torch")
+    assert isinstance(dbg.get_scorer(problem.tasks["tiny"], config()), dbg.TorchScorer)
+    assert default.scores == BENCH.evaluate(problem, BENCH.load_submission(problem, submission, explicit),
+                                            explicit).scores
+    knn = config(model="knn")
+    assert BENCH.evaluate(problem, BENCH.load_submission(problem, submission, knn), knn).details["model"] == "knn"
+
+
+def test_the_cli_without_model_scores_with_the_dataperf_torch_model(tiny_torch):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    data_dir, problem, submission = tiny_torch
+    done = subprocess.run([sys.executable, "-m", "evaluation", "score", "debugging", "--data", str(data_dir),
+                           "--submission", str(submission), "--json"], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    payload = json.loads(done.stdout)
+    assert payload["details"]["model"] == "dataperf-torch"
+    expected = BENCH.evaluate(problem, BENCH.load_submission(problem, submission, config()), config())
+    assert payload["score"] == expected.scores["fraction_fixes"]
+    assert payload["environment"]["torch"]   # the score names the torch that produced it
+    helped = subprocess.run([sys.executable, "-m", "evaluation", "score", "debugging", "--help"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert "dataperf-torch" in helped.stdout and "fast stand-in" in helped.stdout
