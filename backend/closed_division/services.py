@@ -32,7 +32,7 @@ from django.utils import timezone
 import evaluation
 from backend.challenges.models import Benchmark, DatasetArtifact, Phase
 from backend.challenges.services import bump_leaderboard, extract_public_data, split_data_directory
-from backend.core import live
+from backend.core import live, uploads
 from backend.core.files import safe_extract_zip, sha256_of, zip_files
 from backend.jobs import services as jobs
 from backend.jobs.models import Job
@@ -103,7 +103,7 @@ def check_code_upload(*, phase: Phase, division: str, code_file) -> None:
     code_file.seek(0)
     data = code_file.read()
     code_file.seek(0)
-    with tempfile.TemporaryDirectory(prefix="dataperf-code-check-") as tmp:
+    with uploads.copy_directory() as tmp:  # in the spool: swept if this process is killed
         try:
             root = unpack_code(data, name, Path(tmp) / "code")
         except CodeArchiveError as error:

@@ -180,9 +180,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Uploads: Django's own cap on non-file bodies; submission files are capped per phase.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 2**20
-# Bigger uploads spool here (removed when the request ends; a killed web process can leave some behind).
-FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
+# Bigger uploads spool here (removed when the request ends). A killed web process leaves its files
+# behind: the job sweep (backend.core.uploads.sweep_spool) removes those older than the max age, which must
+# exceed the longest upload plus its validation; at least 5 minutes, so a typo cannot delete live uploads.
+FILE_UPLOAD_TEMP_DIR = str(Path(os.environ.get("UPLOAD_SPOOL_DIR", VAR_DIR / "uploads")))
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+UPLOAD_SPOOL_MAX_AGE_SECONDS = max(env_int("UPLOAD_SPOOL_MAX_AGE_SECONDS", 3600), 300)
 SUBMISSION_MAX_UPLOAD_BYTES = env_int("SUBMISSION_MAX_UPLOAD_BYTES", 50 * 2**20)
 # What validating one upload in the web process may unpack (archives, .npz), checked from the declared
 # sizes before inflating and from the bytes actually produced while streaming (evaluation/submission_io.py).

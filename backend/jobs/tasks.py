@@ -3,6 +3,8 @@ import logging
 
 from celery import shared_task
 
+from backend.core import uploads
+
 from . import services, worker
 
 log = logging.getLogger(__name__)
@@ -18,4 +20,6 @@ def sweep_jobs() -> dict:
     counts = services.sweep()
     if any(counts.values()):
         log.warning("job sweep: %s", counts)
+    # The same beat clears upload spool files left by killed web processes (on this host).
+    counts["removed_uploads"] = len(uploads.sweep_spool())
     return counts

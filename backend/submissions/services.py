@@ -19,7 +19,7 @@ from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
 from backend.challenges.models import Benchmark, Phase
 from backend.challenges.services import bump_leaderboard
-from backend.core import live
+from backend.core import live, uploads
 from backend.core.errors import NON_FIELD, Rejected
 from backend.core.files import sha256_of
 from backend.jobs import services as jobs
@@ -205,7 +205,7 @@ def _validate_upload(benchmark: Benchmark, uploaded_file) -> None:
     """Parse the upload with the type's validator in a temporary copy (always removed) named as the
     participant named it; SubmissionRejected names the file and the problem."""
     display_name = _display_name(uploaded_file.name)
-    with tempfile.TemporaryDirectory(prefix="dataperf-upload-") as tmp:
+    with uploads.copy_directory() as tmp:  # in the spool: swept if this process is killed
         path = Path(tmp) / display_name  # the validators name the file as the participant did
         with path.open("wb") as out:
             for chunk in uploaded_file.chunks():

@@ -1,7 +1,8 @@
 """Hostile uploads, for every benchmark type, through the real upload paths (the API and the page's form).
 
 Each file of the corpus (fixtures/hostile_uploads.py: deep JSON, bombs, corrupt/encrypted/unsafe
-zips, a million entries, huge lines, NULs, invalid UTF-8, empty, wrong extension) must get a 4xx
+zips, a million entries, huge lines, NULs, invalid UTF-8, empty, wrong extension; for data acquisition's
+purchase plans also 5,000-digit, infinite and fractional counts, 200,000 sellers, UTF-16) must get a 4xx
 whose message names the file as the participant named it and stays short; none is stored. A
 benchmark whose own data is broken answers 503 and tells the organizers' log why.
 """
@@ -29,7 +30,8 @@ from tests.conftest import add_benchmark, make_challenge
 pytestmark = pytest.mark.django_db
 
 MiB = 2**20
-TYPES = ["speech-selection", "vision-selection", "debugging", "training-set", "test-set", "slicing", "valuation"]
+TYPES = ["speech-selection", "vision-selection", "debugging", "training-set", "test-set", "slicing", "valuation",
+         "data-acquisition"]
 CONFIGS = {"speech-selection": {"train_size": 25}, "test-set": {"max_items": 10}}
 MAX_MESSAGE_CHARS = 700
 
@@ -57,6 +59,18 @@ def corpus_for(type_slug: str) -> list[tuple[str, str, bytes]]:
     cases = hostile_uploads.corpus(suffixes, inner_name="Cupcake.csv" if type_slug == "vision-selection" else "data.csv")
     if ".zip" in suffixes:
         cases.append(("million-entries", "million.zip", hostile_uploads.million_entries()))
+    if type_slug == "data-acquisition":  # a purchase plan: seller ids and row counts
+        cases += [
+            ("huge-count", "plan-digits.csv", b"seller_id,count\nseller-a," + b"9" * 5000 + b"\n"),
+            ("infinite-count", "plan-inf.json", b'{"seller-a": 1e999}'),
+            ("fractional-count", "plan-frac.json", b'{"seller-a": 2.5}'),
+            ("list-not-object", "plan-list.json", b'[["seller-a", 1]]'),
+            ("many-sellers", "plan-many.json",
+             b"{" + b",".join(b'"s%d": 0' % i for i in range(200_000)) + b"}"),
+            ("many-counts", "plan-many.txt", b"1," * 2_000_000 + b"1\n"),
+            ("duplicate-header-only", "plan-header.csv", b"seller_id,count\n" * 3),
+            ("utf16", "plan-utf16.csv", "seller_id,count\nseller-a,1\n".encode("utf-16")),
+        ]
     return cases
 
 
@@ -106,6 +120,13 @@ def test_hostile_files_get_a_short_4xx_naming_the_file_through_the_api(hostile_b
         assert "encrypted" in messages["encrypted"]
         assert "compression method 12" in messages["bzip2"] and "compression method 99" in messages["made-up-method"]
         assert "Bad CRC-32" in messages["corrupt-crc"]
+    if hostile_benchmark.type_slug == "data-acquisition":
+        # It takes no archives: a zip under its names is just not text. Counts must be whole and finite.
+        assert all("not UTF-8 text" in messages[case] for case in ("zip-bomb", "dot-dot", "symlink", "utf16"))
+        assert messages["huge-count"].endswith("plan-digits.csv, line 2, seller seller-a: inf is not a whole number of rows")
+        assert messages["infinite-count"].endswith("plan-inf.json, seller seller-a: inf is not a whole number of rows")
+        assert "2000001 counts for 5 sellers" in messages["many-counts"]
+        assert "expected a JSON object" in messages["list-not-object"]
 
 
 @pytest.mark.parametrize("hostile_benchmark", TYPES, indirect=True)

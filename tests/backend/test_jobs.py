@@ -185,12 +185,9 @@ def test_pages_and_leaderboards_serve_when_the_cache_is_down(speech_challenge, u
 
 
 def _leftover_upload_files(settings):
-    import tempfile
     from pathlib import Path
 
-    spooled = list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir())
-    copies = list(Path(tempfile.gettempdir()).glob("dataperf-upload-*"))
-    return spooled + copies
+    return list(Path(settings.FILE_UPLOAD_TEMP_DIR).iterdir())  # spooled uploads and validation copies
 
 
 @pytest.mark.django_db(transaction=True)
