@@ -137,6 +137,9 @@ def _as_count(value: Any, where: str) -> int:
         raise SubmissionError(f"{where}: {value!r} is not a number of rows")
     if isinstance(value, str):
         text = value.strip()
+        if len(text.lstrip("+-")) > 18 and text.lstrip("+-").isdigit():   # int() refuses > 4,300 digits
+            raise SubmissionError(f"{where}: a count of {len(text.lstrip('+-'))} digits is more rows than any "
+                                  "seller has")
         try:
             value = int(text)
         except ValueError:
@@ -238,6 +241,9 @@ class DataAcquisition(BenchmarkType):
             seen: dict[str, int] = {}
             for line, values in rows:
                 sid = values["seller_id"]
+                if sid.strip() == "seller_id" and values["count"].strip() == "count":
+                    raise SubmissionError(f"{name}, line {line}: the header line seller_id,count appears again; "
+                                          "keep it only on the first line")
                 if sid in seen:
                     raise SubmissionError(f"{name}, line {line}: seller {_seller_name(sid)} appears twice (also line {seen[sid]})")
                 seen[sid] = line
