@@ -171,7 +171,9 @@ def parse_json(data: bytes, name: str) -> Any:
         return json.loads(text, object_pairs_hook=no_duplicates)
     except json.JSONDecodeError as error:
         raise SubmissionError(f"{name} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
-    except (ValueError, RecursionError) as error:  # e.g. an integer with more than 4300 digits
+    except (ValueError, RecursionError) as error:
+        if "integer string conversion" in str(error):   # Python's int() limit, phrased for its programmers
+            raise SubmissionError(f"{name}: a number with more than 4,300 digits; no count or id is that long") from None
         raise SubmissionError(f"{name} is not valid JSON: {clip(str(error))}") from None
 
 

@@ -129,7 +129,7 @@ def test_nothing_bought_scores_the_validation_majority(problem, data, tmp_path):
     ("1,2,3\n", "0.txt", "3 counts for 5 sellers"),
     ("1,2,3,4,5\n1,2,3,4,5\n", "0.txt", "expected one line"),
     ("seller_id,count\nseller-a," + "9" * 5000 + "\n", "plan.csv", "a count of 5000 digits is more rows than any seller"),
-    ('{"seller-a": ' + "9" * 5000 + "}", "plan.json", "plan.json"),
+    ('{"seller-a": ' + "9" * 5000 + "}", "plan.json", "plan.json: a number with more than 4,300 digits"),
     ("seller_id,count\nseller-a,1\nseller_id,count\n", "plan.csv", "line 3: the header line seller_id,count appears again"),
 ])
 def test_bad_plans_are_refused_with_a_sentence(problem, tmp_path, text, name, needle):
