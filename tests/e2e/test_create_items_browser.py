@@ -5,6 +5,8 @@ pool); the models answer live; they claim a label no model gave and submit; a re
 items (recomputing the suite's answers from the stored features); three annotators, in their own
 browser contexts, see / hear / read each item in their queue and confirm it; the participant sees
 the credit on every board and the verdict on the creation page.
+A second test uploads files through the page's file input instead: a PNG (image task) and a WAV
+(keyword task), generated in the test, through to the annotator's queue.
 
 One module and one server for the four tasks (the CI budget): the data is built once per session."""
 from __future__ import annotations
@@ -212,5 +214,113 @@ def test_one_item_per_task_is_created_answered_live_verified_and_credited(live_s
         lap("credit on the boards")
         print("live answer seconds:", {task: round(answered, 3) for task, (_, _, answered) in created.items()})
         print("stage seconds:", timings)
+    finally:
+        worker.stop()
+
+
+def _picture_png(path):
+    """A 64x64 colour PNG: a dark pair of trousers on a light background, drawn with Pillow."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (64, 64), (245, 245, 240))
+    ImageDraw.Draw(image).polygon([(22, 6), (42, 6), (46, 58), (36, 58), (32, 24), (28, 58), (18, 58)], fill=(40, 50, 90))
+    image.save(path)
+    return path.read_bytes()
+
+
+def _clip_wav(path):
+    """1 s of 16 kHz 16-bit mono: a voiced 0.5 s 'word' (harmonics of 140 Hz under an envelope) in faint noise."""
+    import wave
+
+    import numpy as np
+
+    rate = 16_000
+    t = np.arange(rate) / rate
+    voice = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 8))
+    envelope = np.clip(np.sin(np.pi * (t - 0.25) / 0.5), 0, None) * ((t > 0.25) & (t < 0.75))
+    signal = 0.3 * voice * envelope + 0.003 * np.random.default_rng(0).standard_normal(rate)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes())
+    return path.read_bytes()
+
+
+def test_an_uploaded_picture_and_wav_are_answered_live_submitted_and_queued(live_server, mic_page, raw_data, users,
+                                                                            tmp_path):
+    """Issue 14: the file inputs of the creation page (image: a PNG; keyword: a WAV), generated here."""
+    from backend.verification.models import CreatedItem
+
+    dirs, _ = raw_data
+    started = time.monotonic()
+    challenge = make_challenge(users["organizer"], slug="upload")
+    files = {"image": ("trousers.png", _picture_png), "keyword": ("keyword.wav", _clip_wav)}
+    benchmarks = {task: add_benchmark(challenge, "test-set", dirs[task], slug=f"{task}-adversarial") for task in files}
+    for benchmark in benchmarks.values():
+        live.warm_live_suite(benchmark)
+    annotator = make_annotators(1, challenges=[challenge])[0]
+    worker = Worker()
+    try:
+        page = mic_page
+        base = live_server.url
+        sign_in(page, base, "alice", "alice-password")
+        created = {}
+        for task, benchmark in benchmarks.items():
+            name, make = files[task]
+            content = make(tmp_path / name)
+            page.goto(f"{base}/challenges/upload/{benchmark.slug}/create/")
+            page.set_input_files("#create-file", str(tmp_path / name))
+            if task == "image":    # the chosen picture is shown before anything is sent
+                page.wait_for_function("() => document.querySelector('#create-upload-preview').naturalWidth === 64")
+                assert page.locator("#create-upload-preview").is_visible()
+            else:                  # the chosen clip plays back in the page
+                page.locator("#create-audio-info", has_text=f"Uploaded {name}").wait_for()
+                page.wait_for_function("() => document.querySelector('#create-player').readyState >= 1")
+                assert abs(page.evaluate("document.querySelector('#create-player').duration") - 1.0) < 0.05
+            page.click("#create-ask")
+            page.locator("#create-predictions tbody tr").first.wait_for(timeout=15_000)
+            rows = page.locator("#create-predictions tbody tr").all_inner_texts()
+            assert len(rows) == 3, (task, rows)
+            predicted = {row.split("\t")[1] for row in rows}
+            claim = next(o for o in page.locator("#create-label option").all_inner_texts() if o not in predicted | {"(choose)"})
+            page.select_option("#create-label", claim)
+            assert page.locator("#create-verdict").get_attribute("data-fooled") == "yes"
+            page.click("#create-submit")
+            page.locator("#create-status", has_text="Submitted created-").wait_for(timeout=15_000)
+            item_id = re.search(r"created-\d+", page.locator("#create-status").inner_text()).group(0)
+            page.locator(f"#created tbody tr[data-item='{item_id}']").wait_for()
+            item = CreatedItem.objects.get(pk=int(item_id.split("-")[1]))
+            # Stored as uploaded, byte for byte, with the kind and type the annotators' page plays it as.
+            assert item.label == claim and item.raw_file.read() == content
+            assert (item.kind, item.content_type) == {"image": ("image", "image/png"), "keyword": ("audio", "audio/wav")}[task]
+            created[task] = (item_id, claim, content)
+
+        deadline = time.monotonic() + 180   # the worker scores each one-item submission and queues it
+        while Target.objects.filter(fooling=True, item_id__startswith="created-").count() < len(files):
+            assert time.monotonic() < deadline, list(Submission.objects.values_list("status", "failure_reason"))
+            time.sleep(0.5)
+
+        context = page.context.browser.new_context()
+        try:
+            annotator_page = context.new_page()
+            sign_in(annotator_page, base, annotator.username, "pw")
+            for task, benchmark in benchmarks.items():
+                item_id, claim, content = created[task]
+                annotator_page.goto(f"{base}/verify/upload/{benchmark.slug}/")
+                annotator_page.locator("#verify-item-id", has_text=item_id).wait_for()
+                assert annotator_page.locator("#verify-label").inner_text() == claim
+                media = "img" if task == "image" else "audio"
+                src = annotator_page.locator(f"#verify-display {media}").get_attribute("src")
+                assert annotator_page.request.get(base + src).body() == content    # the uploaded file itself
+                if task == "image":
+                    annotator_page.wait_for_function("() => document.querySelector('#verify-display img').naturalWidth === 64")
+                else:
+                    annotator_page.wait_for_function("() => document.querySelector('#verify-display audio').readyState >= 1")
+                    assert abs(annotator_page.evaluate("document.querySelector('#verify-display audio').duration") - 1.0) < 0.05
+                assert annotator_page.locator(f"#verify-display {media}").is_visible()
+        finally:
+            context.close()
+        print(f"upload walk: {time.monotonic() - started:.1f} s")
     finally:
         worker.stop()
