@@ -15,7 +15,7 @@ from django.db.models import F
 
 import evaluation
 from backend.accounts.services import grant_organizer_access, revoke_unused_organizer_access
-from backend.core import live
+from backend.core import live, uploads
 from backend.core.errors import Rejected
 from backend.core.files import UnsafeArchive, safe_extract_zip, sha256_of, zip_files
 from evaluation import croissant
@@ -118,7 +118,7 @@ def croissant_json(benchmark: Benchmark) -> bytes:
     key = f"croissant:{benchmark.pk}:{data_version(benchmark)}"
     cached = cache.get(key)
     if cached is None:
-        with tempfile.TemporaryDirectory(prefix="dataperf-croissant-") as tmp:
+        with uploads.copy_directory() as tmp:
             public = extract_public_data(benchmark, Path(tmp) / "data")
             cached = croissant_dumps(croissant_metadata(benchmark, public)).encode()
         cache.set(key, cached, 24 * 3600)
@@ -194,7 +194,7 @@ def add_hidden_file(benchmark: Benchmark, relative_path: str, content: bytes) ->
     if relative_path in files:
         raise ValueError(f"{relative_path} already exists in the hidden data")
     files[relative_path] = content
-    with tempfile.TemporaryDirectory() as tmp:
+    with uploads.copy_directory() as tmp:
         for name, data in files.items():
             (Path(tmp) / name).parent.mkdir(parents=True, exist_ok=True)
             (Path(tmp) / name).write_bytes(data)
@@ -237,7 +237,7 @@ def sample_submission(benchmark: Benchmark) -> tuple[str, bytes]:
     cached = cache.get(key)
     if cached is not None:
         return cached
-    with tempfile.TemporaryDirectory(prefix="dataperf-sample-") as tmp:
+    with uploads.copy_directory() as tmp:
         public = extract_public_data(benchmark, Path(tmp) / "data")
         path = write_sample(benchmark.type_slug, public, Path(tmp) / "out" / f"{benchmark.slug}-sample-submission",
                             config)

@@ -443,7 +443,7 @@ def attach_concealed_data(benchmark: Benchmark, data_dir: Path, *, name: str, co
 def attach_concealed_zip(benchmark: Benchmark, data: bytes, *, name: str, config: dict | None = None,
                          order: int = 0) -> ConcealedTask:
     """Like ``attach_concealed_data`` from a zip of the data directory (admin upload)."""
-    with tempfile.TemporaryDirectory(prefix="dataperf-concealed-") as tmp:
+    with uploads.copy_directory() as tmp:
         root = Path(tmp) / "data"
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:

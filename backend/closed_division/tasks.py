@@ -1,5 +1,6 @@
 """Host housekeeping of the closed division's sandbox (its runs are jobs of backend/jobs): the sweep of
-processes, cgroups and scratch directories that runs whose worker died left on this host."""
+processes, cgroups and scratch directories that runs whose worker died left on this host (scoring jobs'
+working directories are scratch directories as well, backend/submissions/runner.py)."""
 import logging
 
 from celery import shared_task
@@ -13,9 +14,8 @@ log = logging.getLogger(__name__)
 @shared_task
 def sweep_sandboxes() -> dict:
     """Beat-scheduled, and run when a worker starts: kill sandbox processes and remove cgroups and
-    scratch directories left by runs whose worker died (on the host that runs this)."""
-    if not sandbox.sandbox_available():
-        return {}
+    scratch directories left by runs whose worker died (on the host that runs this). Runs even where no
+    sandbox can start: scoring jobs keep their working copies in scratch directories too."""
     report = sandbox.sweep()
     if report:
         log.warning("sandbox sweep: %s", report)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -20,6 +19,8 @@ from django.db import transaction
 
 import evaluation
 from backend.jobs.models import Job
+# A working directory held by this process (flock): the sweep removes it once the process is gone, however it died.
+from backend.sandbox.scratch import scratch_directory
 from backend.jobs.worker import Lease
 
 from . import environment_runner, services, signals
@@ -105,7 +106,7 @@ def run_evaluation(job: Job, lease: Lease) -> None:
     benchmark = submission.benchmark
     benchmark_type = benchmark.benchmark_type
     config = benchmark.effective_config
-    with _failures_reported(submission, token), tempfile.TemporaryDirectory(prefix="dataperf-score-") as tmp:
+    with _failures_reported(submission, token), scratch_directory("score") as tmp:
         progress = _progress_writer(submission_id, token, lease)
         progress(0.01, "loading benchmark data")
         if environment_runner.is_pinned(benchmark):  # pinned library versions: scored in that venv's subprocess
@@ -134,7 +135,7 @@ def run_part(job: Job, lease: Lease) -> None:
     submission_id, task_id = submission.pk, part.task_id
     benchmark_type = submission.benchmark.benchmark_type
     config = submission.benchmark.effective_config
-    with _failures_reported(submission, token), tempfile.TemporaryDirectory(prefix="dataperf-part-") as tmp:
+    with _failures_reported(submission, token), scratch_directory("part") as tmp:
         problem, solution = _load(submission, Path(tmp))
         result = benchmark_type.evaluate_task(problem, solution, task_id, config,
                                               _progress_writer(submission_id, token, lease, write=False))
@@ -151,7 +152,7 @@ def run_background_details(job: Job, lease: Lease) -> None:
         return
     benchmark_type = submission.benchmark.benchmark_type
     try:
-        with tempfile.TemporaryDirectory(prefix="dataperf-details-") as tmp:
+        with scratch_directory("details") as tmp:
             problem, solution = _load(submission, Path(tmp))
             extra = benchmark_type.background_details(problem, solution, submission.benchmark.effective_config)
     except Exception:  # noqa: BLE001 - extras are optional; the score stands

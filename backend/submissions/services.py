@@ -4,7 +4,6 @@ background details) runs as jobs of ``backend.jobs``, which owns claims, heartbe
 from __future__ import annotations
 
 import logging
-import tempfile
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -674,7 +673,7 @@ def accept_discovered_slice(submission: Submission, *, label: str, name: str, by
     if benchmark.type_slug != slicing.Slicing.slug:
         raise SubmissionRejected("submission", "only slicing submissions have slices to accept")
     problem = load_benchmark_problem(benchmark)
-    with tempfile.TemporaryDirectory() as tmp:
+    with uploads.copy_directory() as tmp:
         path = local_copy(submission, Path(tmp))
         try:
             solution = benchmark.benchmark_type.load_submission(problem, path, benchmark.effective_config)

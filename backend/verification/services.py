@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from backend.core import uploads
 from backend.core.errors import Rejected
 from backend.accounts.models import Team, User
 from backend.challenges import selectors as challenge_selectors
@@ -397,7 +397,7 @@ def training_data(submission: Submission) -> tuple[np.ndarray, np.ndarray]:
     benchmark = submission.benchmark
     benchmark_type = benchmark.benchmark_type
     problem = submission_services.load_benchmark_problem(benchmark)
-    with tempfile.TemporaryDirectory() as tmp:
+    with uploads.copy_directory() as tmp:
         path = submission_services.local_copy(submission, Path(tmp))
         solution = benchmark_type.load_submission(problem, path, benchmark.effective_config)
     if hasattr(benchmark_type, "training_data"):

@@ -14,7 +14,8 @@ ALLOWED = {
     "accounts": {"core"},
     "challenges": {"core", "accounts"},
     "jobs": {"core"},
-    "submissions": {"core", "accounts", "challenges", "jobs"},
+    # sandbox.scratch (no Django): scoring's working directories are swept like a sandbox run's.
+    "submissions": {"core", "accounts", "challenges", "jobs", "sandbox"},
     "leaderboards": {"core", "accounts", "challenges", "submissions"},
     "verification": {"core", "accounts", "challenges", "jobs", "submissions", "leaderboards"},
     "closed_division": {"core", "accounts", "challenges", "jobs", "submissions", "leaderboards", "sandbox"},

@@ -51,11 +51,18 @@ def test_a_whole_worker_killed_mid_scoring_is_rerun_by_another_worker(users, tmp
                 break
             time.sleep(0.05)
         assert submission.status == "running"
+        [pool_pid] = first.pool_pids()
+        # Its working copy of the upload lives in a scratch directory the dying process holds.
+        assert list(scratch.state_dir().glob(f"score-{pool_pid}-*")), "the scoring run has no working directory"
         first.kill()  # main process and pool child: nothing is left to requeue the message
         killed_at = time.time()
         second = Worker()
         submission = wait_for_status(submission, {"scored", "failed"}, timeout=RECOVERY_SECONDS + 30)
         recovered_in = time.time() - killed_at
+        deadline = time.time() + 10  # the new worker sweeps this host when it starts
+        while list(scratch.state_dir().glob(f"*-{pool_pid}-*")) and time.time() < deadline:
+            time.sleep(0.2)
+        left = [path.name for path in scratch.state_dir().glob(f"*-{pool_pid}-*")]
     finally:
         first.stop()
         if second is not None:
@@ -65,6 +72,7 @@ def test_a_whole_worker_killed_mid_scoring_is_rerun_by_another_worker(users, tmp
     assert recovered_in < RECOVERY_SECONDS, recovered_in
     assert submission.attempts == 2
     assert "previous run stopped responding" in submission.log
+    assert left == [], left  # the dead run's working directory and its lock are gone
 
 
 @pytest.fixture
