@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from backend.submissions.models import Score, Submission
 from fixtures import synthetic
@@ -61,7 +62,18 @@ def _misfit(page, path):
     return None if width <= 390 and not cut else f"{path} is {width} px wide at a 390 px viewport; past the edge: {cut}"
 
 
+_PLOTS_FIT = """() => [...document.querySelectorAll('.js-plotly-plot')].every((plot) => {
+  const svg = plot.querySelector('svg.main-svg');
+  return svg && svg.getBoundingClientRect().right <= plot.getBoundingClientRect().right + 0.5;
+})"""
+
+
 def _assert_fits(page, path):
+    if page.locator(".js-plotly-plot").count():   # a chart drawn while the page settled is resized once
+        try:
+            page.wait_for_function(_PLOTS_FIT, timeout=5000)
+        except PlaywrightTimeout:
+            pass   # reported below with what sticks out
     assert not (problem := _misfit(page, path)), problem
 
 

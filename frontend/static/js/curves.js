@@ -23,7 +23,8 @@
         const xs = traces.flatMap((t) => t.x || []);
         traces.push({
           x: [Math.min(...xs, 0), Math.max(...xs, 1)], y: [targetAccuracy, targetAccuracy], mode: "lines",
-          name: "target accuracy (" + targetAccuracy.toFixed(3) + "): the score counts the fixes needed to reach it",
+          // Two lines: one would run past a phone's screen (plotly does not wrap legend entries).
+          name: "target accuracy (" + targetAccuracy.toFixed(3) + "):<br>the score counts the fixes needed to reach it",
           line: { color: "#b42318", width: 1.5, dash: "dot" }, hoverinfo: "name",
         });
       }
@@ -36,6 +37,9 @@
         legend: { orientation: "h", x: 0, y: -0.25, yanchor: "top" },
       };
       window.Plotly.newPlot(div, traces, layout, { displayModeBar: false, responsive: true });
+      // responsive: true follows the window only; the card can settle to its width after the first draw
+      // (narrow screens), so the plot follows its own box too.
+      if (window.ResizeObserver) new ResizeObserver(() => window.Plotly.Plots.resize(div)).observe(div);
     }
     drawn = true;
   }

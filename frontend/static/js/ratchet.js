@@ -24,6 +24,10 @@
       legend: { orientation: "h", y: -0.25 },
     };
     Plotly.react(node, [training, testSet], layout, { displayModeBar: false, responsive: true });
+    if (window.ResizeObserver && !node.dataset.observed) {   // follow the card's width, not only the window's
+      node.dataset.observed = "1";
+      new ResizeObserver(() => Plotly.Plots.resize(node)).observe(node);
+    }
     node.dataset.rounds = String(data.rounds.length);
   }
 
