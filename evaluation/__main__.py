@@ -106,6 +106,11 @@ def _run_in_environment(name: str, argv: list[str]) -> int:
     return 2  # not reached
 
 
+def _config_overrides(benchmark, args: argparse.Namespace) -> dict:
+    """The config options given on the command line (the type's defaults fill in the rest)."""
+    return {k: getattr(args, k) for k in benchmark.default_config if getattr(args, k, None) is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # `score TYPE ...` / `validate TYPE ...`: import only TYPE's module (a cold command stays light)
@@ -119,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         # refused before starting the environment's interpreter: it could only fail later
         benchmark = registry.get(args.type)
         try:
-            config = benchmark.config({k: getattr(args, k) for k in benchmark.default_config
-                                       if getattr(args, k, None) is not None})
+            config = benchmark.config(_config_overrides(benchmark, args))
         except EvaluationError as error:
             print(f"error: {clip(str(error), 600)}", file=sys.stderr)
             return 2
@@ -140,9 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{benchmark.slug:28s} {benchmark.kind:22s} {benchmark.title}")
         return 0
     benchmark = registry.get(args.type)
-    overrides = {k: getattr(args, k) for k in benchmark.default_config if getattr(args, k, None) is not None}
     try:
-        config = benchmark.config(overrides)
+        config = benchmark.config(_config_overrides(benchmark, args))
         if not args.data.is_dir():
             raise EvaluationError(f"--data: {args.data} is not a directory")
         if not args.submission.exists():

@@ -19,9 +19,9 @@ from django.db import transaction
 
 import evaluation
 from backend.jobs.models import Job
-# A working directory held by this process (flock): the sweep removes it once the process is gone, however it died.
-from backend.sandbox.scratch import scratch_directory
 from backend.jobs.worker import Lease
+# Working directories held by this process (flock): the sweep removes them once it is gone, however it died.
+from backend.sandbox.scratch import scratch_directory
 
 from . import environment_runner, services, signals
 from .models import Submission

@@ -137,9 +137,11 @@ def _as_count(value: Any, where: str) -> int:
         raise SubmissionError(f"{where}: {value!r} is not a number of rows")
     if isinstance(value, str):
         text = value.strip()
-        if len(text.lstrip("+-")) > 18 and text.lstrip("+-").isdigit():   # int() refuses > 4,300 digits
-            raise SubmissionError(f"{where}: a count of {len(text.lstrip('+-'))} digits is more rows than any "
-                                  "seller has")
+        digits = text.lstrip("+-").lstrip("0")
+        if len(digits) > 18 and digits.isdigit():   # int() refuses > 4,300 digits; no seller has 10**18 rows
+            if text.startswith("-"):
+                raise SubmissionError(f"{where}: a negative count of {len(digits)} digits (buy 0 or more rows)")
+            raise SubmissionError(f"{where}: a count of {len(digits)} digits is more rows than any seller has")
         try:
             value = int(text)
         except ValueError:

@@ -130,12 +130,18 @@ def test_nothing_bought_scores_the_validation_majority(problem, data, tmp_path):
     ("1,2,3,4,5\n1,2,3,4,5\n", "0.txt", "expected one line"),
     ("seller_id,count\nseller-a," + "9" * 5000 + "\n", "plan.csv", "a count of 5000 digits is more rows than any seller"),
     ('{"seller-a": ' + "9" * 5000 + "}", "plan.json", "plan.json: a number with more than 4,300 digits"),
+    ("seller_id,count\nseller-a,-" + "9" * 5000 + "\n", "plan.csv", "seller seller-a: a negative count of 5000 digits"),
     ("seller_id,count\nseller-a,1\nseller_id,count\n", "plan.csv", "line 3: the header line seller_id,count appears again"),
 ])
 def test_bad_plans_are_refused_with_a_sentence(problem, tmp_path, text, name, needle):
     with pytest.raises(SubmissionError) as error:
         BENCH.load_submission(problem, plan_file(tmp_path, text, name), CONFIG)
     assert needle in str(error.value)
+
+
+def test_leading_zeros_are_just_a_count(problem, tmp_path):
+    plan = BENCH.load_submission(problem, plan_file(tmp_path, "seller_id,count\nseller-a," + "0" * 30 + "7\n"), CONFIG)
+    assert plan["seller-a"] == 7
 
 
 def test_plan_exactly_at_budget_is_accepted(problem, tmp_path):
