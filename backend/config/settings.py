@@ -214,6 +214,9 @@ LIVE_POLL_SECONDS = env_float("LIVE_POLL_SECONDS", 0.5)
 # LIVE_STREAM_MAX_SECONDS and the browser reconnects (after the retry hint), re-checking permissions.
 LIVE_HEARTBEAT_SECONDS = env_float("LIVE_HEARTBEAT_SECONDS", 15)
 LIVE_STREAM_MAX_SECONDS = env_float("LIVE_STREAM_MAX_SECONDS", 300)
+# A created item's live prediction when the model suite is not in the cache yet (data just changed,
+# cache evicted): the request queues the worker's suite job and waits this long before answering 503.
+LIVE_SUITE_WAIT_SECONDS = env_float("LIVE_SUITE_WAIT_SECONDS", 10)
 LIVE_RETRY_MS = env_int("LIVE_RETRY_MS", 3000)
 
 REST_FRAMEWORK = {

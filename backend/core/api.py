@@ -9,8 +9,10 @@ from .errors import Rejected
 
 
 def rejected_response(error: Rejected) -> Response:
-    return Response({"detail": error.sentence, "errors": {error.field: [error.message]}},
-                    status=error.status_code)
+    response = Response({"detail": error.sentence, "errors": {error.field: [error.message]}}, status=error.status_code)
+    if error.retry_after is not None:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 def exception_handler(exc, context):

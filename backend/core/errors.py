@@ -8,11 +8,13 @@ NON_FIELD = "non_field_errors"
 @dataclass
 class Rejected(Exception):
     """``field`` and ``message`` go to the user as-is (HTTP ``status_code``, 400 unless said otherwise).
-    ``field`` is ``NON_FIELD`` when no one field is at fault: then the message is a sentence of its own."""
+    ``field`` is ``NON_FIELD`` when no one field is at fault: then the message is a sentence of its own.
+    ``retry_after`` (seconds) goes out as a ``Retry-After`` header: the request may succeed later (503, 429)."""
 
     field: str
     message: str
     status_code: int = 400
+    retry_after: int | None = None
 
     @property
     def sentence(self) -> str:

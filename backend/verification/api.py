@@ -329,7 +329,9 @@ class PredictApi(APIView):
         responses={200: _PREDICTION, 400: OpenApiResponse(description="a sentence naming the bad field"),
                    404: OpenApiResponse(description="no such benchmark for you, or it takes no created items"),
                    413: OpenApiResponse(description="request body too large"),
-                   429: OpenApiResponse(description="rate limit (see Retry-After)")},
+                   429: OpenApiResponse(description="rate limit (see Retry-After)"),
+                   503: OpenApiResponse(description="the suite is still being trained for the benchmark's current "
+                                                    "data (ask again after Retry-After), or the data is unavailable")},
         examples=[OpenApiExample("text", value={"text": "sea otter: a small marine mammal", "label": "noun.animal"},
                                  request_only=True)],
         description="Featurises the created item like the pool's items (evaluation/raw_items) and returns every "

@@ -17,17 +17,21 @@ a benchmark without raw items (404) or a bad item (400, the featurizer's sentenc
 whose data cannot be loaded is a 503.
 
 The role check is the caller's (``selectors.get_test_set_benchmark`` answers 404). The fitted suite is
-trained once per data version (the ratchet is hidden data: a new round is a new version) and shared
-through the platform cache as pickle bytes (``live-suite:<version>:<suite key>``), then kept in each
-process; the worker warms it with the pool's predictions (``services.warm_suite_predictions``).
+trained by a worker once per data version (the ratchet is hidden data: a new round is a new version;
+the suite job, ``services.warm_suite_predictions``, runs when the data changes) and shared through the
+platform cache as pickle bytes (``live-suite:<version>:<suite key>``), then kept in each process. A web
+request that finds no suite (cache evicted, data just changed) queues the job and answers 503 with
+Retry-After if it is not ready within ``LIVE_SUITE_WAIT_SECONDS``.
 """
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 
 from backend.challenges.models import Benchmark
@@ -94,23 +98,22 @@ def featurizer(benchmark: Benchmark) -> Featurizer:
     return loaded
 
 
-def live_suite(benchmark: Benchmark) -> LiveSuite:
-    """The benchmark's fitted suite: this process's copy, else the shared cache's, else trained (seconds)."""
+def live_suite(benchmark: Benchmark, *, train: bool = False) -> LiveSuite:
+    """The benchmark's fitted suite: this process's copy, else the shared cache's. Only a worker trains
+    it (``train=True``, seconds to a minute); a web request that finds neither asks for the suite job and
+    waits up to ``LIVE_SUITE_WAIT_SECONDS`` for the cache, then answers 503 with Retry-After."""
     key = _suite_key(benchmark)
     with _lock:
         if key in _suites:
             _suites.move_to_end(key)
             return _suites[key]
         key_lock = _key_locks.setdefault(key, threading.Lock())
-    with key_lock:   # one training per process and key; concurrent requests wait for it
+    with key_lock:   # one cache read or training per process and key; concurrent requests wait for it
         with _lock:
             if key in _suites:
                 return _suites[key]
-        suite = None
-        data = cache.get(key)
-        if isinstance(data, bytes):
-            suite = LiveSuite.from_bytes(data)
-        if suite is None:
+        suite = _cached_suite(key)
+        if suite is None and train:
             try:
                 problem = submission_services.load_benchmark_problem(benchmark)
                 suite = LiveSuite.from_config(problem, benchmark.effective_config)
@@ -119,12 +122,39 @@ def live_suite(benchmark: Benchmark) -> LiveSuite:
                 raise LiveRejected(NON_FIELD, "this benchmark's data is unavailable right now; the organizers have been "
                                    "told", 503) from None
             cache.set(key, suite.to_bytes(), timeout=CACHE_TIMEOUT)
+        elif suite is None:
+            suite = _wait_for_worker(benchmark, key)
         with _lock:
             _suites[key] = suite
             while len(_suites) > PROCESS_SUITES:
                 _suites.popitem(last=False)
             _key_locks.pop(key, None)
         return suite
+
+
+def _cached_suite(key: str) -> LiveSuite | None:
+    data = cache.get(key)
+    return LiveSuite.from_bytes(data) if isinstance(data, bytes) else None
+
+
+def _wait_for_worker(benchmark: Benchmark, key: str) -> LiveSuite:
+    """Ask a worker to train the suite (unless one is at it) and wait a little for the shared copy: a web
+    process never trains (it would hold a request, and memory, for up to a minute per task)."""
+    from backend.jobs import services as jobs  # noqa: PLC0415 - verification registers its kinds at app load
+
+    from .services import SUITE  # noqa: PLC0415 - services imports this module
+
+    # A suite job that ended moments ago without filling the cache failed on the data: do not re-queue
+    # it on every request (the organizers see the job's message in the admin).
+    jobs.request(SUITE, benchmark.pk, unless_finished_within=settings.LIVE_SUITE_WAIT_SECONDS)
+    deadline = time.monotonic() + settings.LIVE_SUITE_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        suite = _cached_suite(key)
+        if suite is not None:
+            return suite
+    raise LiveRejected(NON_FIELD, "the models of this benchmark are still being trained for its current data; "
+                       "try again in a minute", 503, retry_after=30)
 
 
 def predict_raw_item(benchmark: Benchmark, raw: RawItem, *, label: str | None = None) -> LivePrediction:
@@ -148,12 +178,12 @@ def test_set_class_names(benchmark: Benchmark) -> list[str]:
 
 
 def warm_live_suite(benchmark: Benchmark) -> bool:
-    """Train and share the fitted suite (the worker calls this with the pool's predictions)."""
+    """Train and share the fitted suite (the worker's suite job calls this with the pool's predictions)."""
     try:
         featurizer(benchmark)
     except LiveRejected:
         return False
-    live_suite(benchmark)
+    live_suite(benchmark, train=True)
     return True
 
 

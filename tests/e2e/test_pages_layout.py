@@ -35,12 +35,16 @@ def _sign_in(page, base, username="alice", password=None):
 
 
 # Visible elements reaching past the viewport's edges that the user cannot scroll to: outside any
-# scrolling box (the page would scroll sideways) or clipped by an overflow: hidden ancestor.
+# scrolling box (the page would scroll sideways) or clipped by an overflow: hidden ancestor. Elements
+# that are wholly off the page's top or left are hidden on purpose and skipped.
 _CUT_OFF = """() => {
   const width = document.documentElement.clientWidth, found = [];
   for (const el of document.body.querySelectorAll("*")) {
     const box = el.getBoundingClientRect();
     if (!box.width || !box.height || (box.right <= width + 0.5 && box.left >= -0.5)) continue;
+    // wholly above or left of the page: a deliberate off-screen node (plotly's text-measuring svg
+    // sits at -10000 px while it draws), which neither shows nor widens the page
+    if (box.right + scrollX <= 0 || box.bottom + scrollY <= 0) continue;
     if (getComputedStyle(el).visibility === "hidden") continue;
     let scroller = null;
     for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {

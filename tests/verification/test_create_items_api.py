@@ -32,8 +32,13 @@ def raw_dirs(tmp_path_factory):
 
 @pytest.fixture
 def mitl(users, raw_dirs, ts_challenge):
+    from backend.verification import live
+
     challenge = make_challenge(users["organizer"], slug="mitl", max_submissions_per_day=2)
-    return {task: add_benchmark(challenge, "test-set", raw_dirs[task], slug=task) for task in raw_dirs}
+    benchmarks = {task: add_benchmark(challenge, "test-set", raw_dirs[task], slug=task) for task in raw_dirs}
+    for benchmark in benchmarks.values():
+        live.warm_live_suite(benchmark)   # the worker's suite job does this when the data is attached
+    return benchmarks
 
 
 def client_for(user):

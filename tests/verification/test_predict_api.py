@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +45,9 @@ def created(users, real_dirs, test_set_data_dir):
         add_benchmark(challenge, "test-set", real_dirs[task], slug=task)
     add_benchmark(challenge, "test-set", test_set_data_dir, slug="pool-only")   # no raw kind declared
     draft = make_challenge(users["organizer"], slug="secret", status=Challenge.Status.DRAFT)
-    add_benchmark(draft, "test-set", real_dirs["nlp"], slug="nlp")
+    secret = add_benchmark(draft, "test-set", real_dirs["nlp"], slug="nlp")
+    for benchmark in [*(challenge.benchmarks.get(slug=task) for task in TASKS), secret]:
+        live.warm_live_suite(benchmark)   # the worker's suite job does this when the data is attached
     return challenge
 
 
@@ -229,23 +232,25 @@ def test_the_endpoint_is_in_the_openapi_schema(created, users):
     schema = client(users["alice"]).get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/challenges/{slug}/benchmarks/{benchmark}/predict/"]["post"]
     assert set(operation["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
-    assert {"200", "400", "404", "413", "429"} <= set(operation["responses"])
+    assert {"200", "400", "404", "413", "429", "503"} <= set(operation["responses"])
 
 
 # --- the service -----------------------------------------------------------------------------------------
 
-def test_service_trains_once_shares_the_suite_through_the_cache_and_matches_the_pool(created, users):
+def test_the_worker_trains_the_suite_once_and_web_processes_share_it_through_the_cache(created, users):
     from backend.submissions import services as submission_services
 
     benchmark = created.benchmarks.get(slug="ocr")
     cache.clear()
     live._suites.clear()
-    raw = RawItem.of_image(png(numeral_canvas()))
-    first = live.predict_raw_item(benchmark, raw, label="iii")
+    assert live.warm_live_suite(benchmark) is True   # the worker's suite job
     key = live._suite_key(benchmark)
     shared = cache.get(key)
     assert isinstance(shared, bytes)
-    # another process: nothing in memory, the shared bytes answer the same
+    # a web process: nothing in memory, the shared bytes answer
+    live._suites.clear()
+    raw = RawItem.of_image(png(numeral_canvas()))
+    first = live.predict_raw_item(benchmark, raw, label="iii")
     live._suites.clear()
     again = live.predict_raw_item(benchmark, raw, label="iii")
     assert again.as_dict() == first.as_dict() and np.array_equal(again.features, first.features)
@@ -274,43 +279,84 @@ def test_raw_kind_per_benchmark(created):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_first_requests_train_the_suite_once(users, real_dirs, test_set_data_dir):
+def test_cold_requests_never_train_in_the_web_process_they_queue_one_job_and_answer_503(users, real_dirs):
+    """Data just attached (or the cache evicted) and no worker has trained the suite yet: concurrent
+    requests queue the suite job once, wait LIVE_SUITE_WAIT_SECONDS and answer 503 with Retry-After;
+    once the worker's job has run they are answered."""
     import threading
 
     from django.db import connection
+
+    from backend.jobs.models import Job
 
     challenge = make_challenge(users["organizer"], slug="busy")
     benchmark = add_benchmark(challenge, "test-set", real_dirs["keyword"], slug="kw")
     cache.clear()
     live._suites.clear()
+    Job.objects.filter(kind=services.SUITE).delete()   # as if the job ran before the cache was emptied
     trained = []
     original = LiveSuite.from_config.__func__
 
-    def counting(cls, problem, config):   # counts trainings; the real training runs
+    def counting(cls, problem, config):   # counts trainings in this (web) process
         trained.append(1)
         return original(cls, problem, config)
 
-    answers, errors = [], []
+    answers = []
 
     def ask():
         try:
-            answers.append(live.predict_raw_item(benchmark, RawItem.of_audio(pool_wav(real_dirs))).as_dict())
-        except Exception as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+            answers.append(client(users["alice"]).post(url("kw", "busy"), {"audio": data_url("audio/wav", pool_wav(real_dirs))},
+                                                       format="json"))
         finally:
             connection.close()
 
     LiveSuite.from_config = classmethod(counting)
     try:
-        threads = [threading.Thread(target=ask) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        with override_settings(LIVE_SUITE_WAIT_SECONDS=0.6):
+            threads = [threading.Thread(target=ask) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
     finally:
         LiveSuite.from_config = classmethod(original)
-    assert not errors and len(answers) == 4 and all(a == answers[0] for a in answers)
-    assert len(trained) == 1
+    assert not trained
+    assert [a.status_code for a in answers] == [503] * 4
+    assert all(a["Retry-After"] == "30" and "still being trained" in a.json()["detail"] for a in answers)
+    (job,) = Job.objects.filter(kind=services.SUITE, subject_id=benchmark.pk)
+    assert job.status == Job.Status.QUEUED
+    queued_at = job.queued_at
+    with override_settings(LIVE_SUITE_WAIT_SECONDS=0.3):   # a later request does not queue it again
+        assert client(users["alice"]).post(url("kw", "busy"), {"audio": data_url("audio/wav", pool_wav(real_dirs))},
+                                           format="json").status_code == 503
+    job.refresh_from_db()
+    assert job.queued_at == queued_at and job.status == Job.Status.QUEUED
+    services.run_suite_job(job, None)   # what the worker runs for it
+    answered = client(users["alice"]).post(url("kw", "busy"), {"audio": data_url("audio/wav", pool_wav(real_dirs))},
+                                           format="json")
+    assert answered.status_code == 200, answered.json()
+    check_answer(answered.json(), 1024)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cold_request_is_answered_when_a_real_worker_trains_the_suite_in_time(users, real_dirs, celery_worker_process):
+    from backend.jobs.models import Job
+
+    challenge = make_challenge(users["organizer"], slug="warming")
+    benchmark = add_benchmark(challenge, "test-set", real_dirs["ocr"], slug="ocr")
+    cache.clear()
+    live._suites.clear()
+    Job.objects.filter(kind=services.SUITE).update(status=Job.Status.DONE, finished_at=None)   # attached long ago
+    with override_settings(LIVE_SUITE_WAIT_SECONDS=60):
+        response = client(users["alice"]).post(url("ocr", "warming"),
+                                               {"image": data_url("image/png", png(numeral_canvas())), "label": "iii"},
+                                               format="json")
+    assert response.status_code == 200, response.json()
+    check_answer(response.json(), 256, "iii")
+    deadline = time.monotonic() + 30   # the worker shares the suite, then marks its job done
+    while Job.objects.get(kind=services.SUITE, subject_id=benchmark.pk).status != Job.Status.DONE:
+        assert time.monotonic() < deadline, "the suite job did not finish"
+        time.sleep(0.2)
 
 
 def test_a_benchmark_whose_extractor_is_missing_answers_503_with_a_sentence(users, real_dirs, tmp_path, caplog):

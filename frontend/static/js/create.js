@@ -230,9 +230,25 @@
     try { data = await response.json(); } catch (e) { /* a proxy's HTML error page */ }
     if (!response.ok) {
       const errors = data.errors ? Object.values(data.errors).flat().join(" ") : "";
-      throw new Error(errors || data.detail || ("the server answered " + response.status));
+      const error = new Error(errors || data.detail || ("the server answered " + response.status));
+      error.retryAfter = response.status === 503 ? parseInt(response.headers.get("Retry-After") || "", 10) : NaN;
+      throw error;
     }
     return data;
+  }
+
+  // The models are still being trained for new data (503 + Retry-After): ask again by itself, a few times.
+  async function postPatiently(url, body, statusNode) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await post(url, body);
+      } catch (error) {
+        if (!(error.retryAfter > 0) || attempt >= 4) throw error;
+        const wait = Math.min(error.retryAfter, 30);
+        statusNode.textContent = error.message + " Asking again in " + wait + " s…";
+        await new Promise(function (resolve) { setTimeout(resolve, wait * 1000); });
+      }
+    }
   }
 
   function showVerdict() {
@@ -256,7 +272,7 @@
     askStatus.textContent = "Asking the models…";
     const started = performance.now();
     try {
-      const data = await post(root.dataset.predictUrl, body);
+      const data = await postPatiently(root.dataset.predictUrl, body, askStatus);
       lastAnswer = data;
       predBody.replaceChildren();
       data.predictions.forEach(function (p) {
@@ -287,7 +303,7 @@
       submitButton.disabled = true;
       statusEl.textContent = "Submitting…";
       try {
-        const data = await post(root.dataset.createUrl, body);
+        const data = await postPatiently(root.dataset.createUrl, body, statusEl);
         statusEl.replaceChildren();
         statusEl.append("Submitted " + data.item.item_id + " as ");
         const link = el("a", "submission " + data.submission.id);
