@@ -154,7 +154,7 @@ def _wait_for_worker(benchmark: Benchmark, key: str) -> LiveSuite:
         if suite is not None:
             return suite
     raise LiveRejected(NON_FIELD, "the models of this benchmark are still being trained for its current data; "
-                       "try again in a minute", 503, retry_after=30)
+                       "try again in a few seconds", 503, retry_after=10)
 
 
 def predict_raw_item(benchmark: Benchmark, raw: RawItem, *, label: str | None = None) -> LivePrediction:
