@@ -4,10 +4,12 @@ from rest_framework import serializers
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.core.parsers import JSONParser
 from backend.core.throttling import AnonRateThrottle, AuthTokenRateThrottle
 
 from . import lockout
@@ -33,6 +35,7 @@ class AuthTokenApi(ObtainAuthToken):
     with 429 while the account or the address is locked out after repeated failed sign-ins."""
 
     throttle_classes = [AuthTokenRateThrottle, AnonRateThrottle]
+    parser_classes = [JSONParser, FormParser, MultiPartParser]   # ObtainAuthToken lists DRF's own JSON parser
 
     def post(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)

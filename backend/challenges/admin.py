@@ -6,6 +6,7 @@ from django.utils.html import format_html
 
 import evaluation
 from backend.accounts.services import grant_organizer_access, revoke_unused_organizer_access
+from backend.core.parsers import BoundedJSONFormField
 from evaluation import environments as evaluation_environments
 
 from . import services
@@ -113,6 +114,7 @@ class BenchmarkAdmin(BenchmarkTypeField, OrganizerScopedAdmin):
     list_display = ("__str__", "title", "type_slug", "task", "environment", "submission_count")
     list_filter = ("type_slug", "environment", "challenge")
     inlines = [DatasetArtifactInline]
+    formfield_overrides = {models.JSONField: {"form_class": BoundedJSONFormField}}
 
     @admin.display(description="submissions")
     def submission_count(self, obj):

@@ -230,6 +230,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backend.core.api.exception_handler",
+    # DRF's parsers, with JSON nested too deeply refused as a 400 (backend/core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["backend.core.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     # Every API view is throttled (429 + Retry-After); state in the cache, fail open if it is down.
     "DEFAULT_THROTTLE_CLASSES": ["backend.core.throttling.AnonRateThrottle",
                                  "backend.core.throttling.UserRateThrottle"],

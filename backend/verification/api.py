@@ -29,7 +29,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -38,6 +38,7 @@ from backend.accounts.models import Team
 from backend.challenges import selectors as challenge_selectors
 from backend.core.api import rejected_response
 from backend.core.errors import NON_FIELD, Rejected
+from backend.core.parsers import JSONParser
 from backend.core.throttling import AnonRateThrottle, PredictRateThrottle, UserRateThrottle
 from backend.core.params import bool_param, id_param, int_param, text_param
 from backend.submissions.api import serialize as serialize_submission
