@@ -6,8 +6,8 @@ from __future__ import annotations
 import io
 
 from django import forms
-from django.forms.fields import InvalidJSONInput
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 

@@ -1,5 +1,6 @@
 """Every write to a job lease: enqueue (an outbox row in the caller's transaction, published after
-commit), request (enqueue unless already under way), publish, claim, heartbeat, finish, fail, cancel, and the sweep that recovers lost work.
+commit), ensure_queued (enqueue unless already under way), publish, claim, heartbeat, finish, fail,
+cancel, and the sweep that recovers lost work.
 
 Guarantees (docs/architecture.md, "Reliability of evaluation"):
 - a job whose message never reached the broker (broker down, process killed between commit and
@@ -47,10 +48,11 @@ def enqueue(kind: str, subject_id: int, *, args: dict | None = None, options: di
     return job
 
 
-def request(kind: str, subject_id: int, *, unless_finished_within: float = 0) -> bool:
+def ensure_queued(kind: str, subject_id: int, *, unless_finished_within: float = 0) -> bool:
     """Queue the job unless it is already queued or running (a caller that only needs the work done,
     e.g. a web request waiting for a cache to fill: re-queueing a running job would restart it), or it
-    ended less than ``unless_finished_within`` seconds ago. True when this call queued it."""
+    ended less than ``unless_finished_within`` seconds ago. True when this call queued it. Called outside
+    a transaction, the message is published before it returns (a caller may then wait for the work)."""
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(kind=kind, subject_id=subject_id).first()
         if job is not None and job.status in (J.QUEUED, J.RUNNING):

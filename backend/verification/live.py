@@ -146,7 +146,7 @@ def _wait_for_worker(benchmark: Benchmark, key: str) -> LiveSuite:
 
     # A suite job that ended moments ago without filling the cache failed on the data: do not re-queue
     # it on every request (the organizers see the job's message in the admin).
-    jobs.request(SUITE, benchmark.pk, unless_finished_within=settings.LIVE_SUITE_WAIT_SECONDS)
+    jobs.ensure_queued(SUITE, benchmark.pk, unless_finished_within=settings.LIVE_SUITE_WAIT_SECONDS)
     deadline = time.monotonic() + settings.LIVE_SUITE_WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(0.25)
